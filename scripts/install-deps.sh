@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing haneul needs on Debian 12, and nothing that is
+# already there. Idempotent: a second run does no network access.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+debs=(build-essential cmake ninja-build pkg-config
+      libboost-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+      libseccomp-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
+      libzip-dev zlib1g-dev
+      awscli python3-boto3 python3-pytest python3 nodejs npm zip unzip wrk curl)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages used by the integration tests (the official Node runtime interface client).
+if [ "${HANEUL_SKIP_NPM:-0}" != 1 ] && [ -f "$here/tests/integration/package.json" ] &&
+   [ ! -d "$here/tests/integration/node_modules" ]; then
+  echo "install-deps: npm install in tests/integration"
+  (cd "$here/tests/integration" && npm install --no-audit --no-fund --loglevel=error)
+fi
