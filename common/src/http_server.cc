@@ -1,0 +1,339 @@
+// HttpServer over Boost.Beast: one acceptor per Listen(), one Session per connection, all on the
+// EventLoop's single thread. A request is read (header first, so `Expect: 100-continue` can be
+// answered and oversized bodies refused before they are read), handed to the handler with a
+// Responder, and the session waits, reading nothing more, until the Responder answers; then it
+// writes and reads the next request if the connection is keep-alive.
+#include <optional>
+#include <utility>  // before Asio: Boost 1.74 uses std::exchange without it
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <limits>
+#include <list>
+
+#include "haneul/common/http.h"
+
+namespace haneul {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class Session;
+
+struct Listener {
+  Listener(asio::io_context& context, HttpListenOptions options, HttpHandler handler)
+      : acceptor(context), options(std::move(options)), handler(std::move(handler)) {}
+  tcp::acceptor acceptor;
+  HttpListenOptions options;
+  HttpHandler handler;
+};
+
+// Tracks live sessions so Close() can end them.
+struct Registry {
+  std::list<std::weak_ptr<Session>> sessions;
+  bool closed = false;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<Listener> listener,
+          std::shared_ptr<Registry> registry)
+      : stream_(std::move(socket)),
+        listener_(std::move(listener)),
+        options_(listener_->options),
+        registry_(std::move(registry)) {
+    boost::system::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  void Start() { ReadHeader(); }
+
+  void Shutdown() {
+    boost::system::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  void Answer(uint64_t generation, HttpResponse response) {
+    if (generation != generation_ || !stream_.socket().is_open()) return;
+    Write(std::move(response), keep_alive_);
+  }
+
+ private:
+  // Holds its session alive while the request is outstanding: between reading a request and
+  // answering it no I/O is pending on the socket, so nothing else keeps the session.
+  class SessionResponder : public Responder {
+   public:
+    SessionResponder(std::shared_ptr<Session> session, uint64_t generation)
+        : session_(std::move(session)), generation_(generation) {}
+    ~SessionResponder() override {
+      // A handler that drops its Responder without answering would hang the client forever.
+      if (session_) {
+        session_->Answer(generation_,
+                         HttpResponse::Json(
+                             500, R"({"Type":"Service","message":"request was dropped by the server"})"));
+      }
+    }
+    void Respond(HttpResponse response) override {
+      if (!session_) return;
+      auto session = std::move(session_);
+      session->Answer(generation_, std::move(response));
+    }
+    bool responded() const override { return !session_; }
+
+   private:
+    std::shared_ptr<Session> session_;
+    uint64_t generation_;
+  };
+
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(options_.header_limit));
+    // Checked by hand after the header (OnHeader), so the answer can be shaped by the service.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    // Idle keep-alive connections and slow headers are cut after a while.
+    stream_.expires_after(std::chrono::minutes(10));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return Close();
+    auto& header = parser_->get();
+    auto length = parser_->content_length();
+    if (length && *length > options_.body_limit) {
+      HttpRequest request = ToRequest(header, "");
+      HttpResponse response;
+      if (options_.too_large) {
+        response = options_.too_large(request);
+      } else {
+        response.status = 413;
+      }
+      // The body is not read: answer and close, as servers do for oversized uploads.
+      return Write(std::move(response), false);
+    }
+    parser_->body_limit(options_.body_limit);
+    if (beast::iequals(header[http::field::expect], "100-continue")) {
+      auto continue_response = std::make_shared<http::response<http::empty_body>>(
+          http::status::continue_, header.version());
+      http::async_write(stream_, *continue_response,
+                        [self = shared_from_this(), continue_response](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(std::chrono::minutes(5));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnBody(ec);
+                     });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      HttpRequest request = ToRequest(parser_->get(), "");
+      HttpResponse response;
+      if (options_.too_large) {
+        response = options_.too_large(request);
+      } else {
+        response.status = 413;
+      }
+      return Write(std::move(response), false);
+    }
+    if (ec) {
+      spdlog::debug("http read: {}", ec.message());
+      return Close();
+    }
+    auto message = parser_->release();
+    keep_alive_ = message.keep_alive();
+    HttpRequest request = ToRequest(message, std::move(message.body()));
+    // No deadline while the handler works: long polls and long invocations are normal.
+    stream_.expires_never();
+    ++generation_;
+    auto responder = std::make_shared<SessionResponder>(shared_from_this(), generation_);
+    listener_->handler(std::move(request), std::move(responder));
+  }
+
+  template <typename Header>
+  HttpRequest ToRequest(const Header& header, std::string body) {
+    HttpRequest request;
+    request.method = std::string(header.method_string());
+    request.target = std::string(header.target());
+    auto question = request.target.find('?');
+    request.path = request.target.substr(0, question);
+    if (question != std::string::npos) request.query = request.target.substr(question + 1);
+    for (const auto& field : header) {
+      request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.body = std::move(body);
+    request.remote_address = remote_;
+    return request;
+  }
+
+  void Write(HttpResponse response, bool keep_alive) {
+    auto message = std::make_shared<http::response<http::string_body>>();
+    message->version(11);
+    message->result(static_cast<unsigned>(response.status));
+    for (const auto& [name, value] : response.headers.all()) message->insert(name, value);
+    message->body() = std::move(response.body);
+    message->keep_alive(keep_alive);
+    message->prepare_payload();
+    stream_.expires_after(std::chrono::minutes(5));
+    http::async_write(stream_, *message,
+                      [self = shared_from_this(), message, keep_alive](beast::error_code ec,
+                                                                       size_t) {
+                        if (ec || !keep_alive) return self->Close();
+                        self->ReadHeader();
+                      });
+  }
+
+  void Close() {
+    boost::system::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Listener> listener_;
+  const HttpListenOptions& options_;  // listener_'s, which this session keeps alive
+  std::shared_ptr<Registry> registry_;
+  std::string remote_;
+  bool keep_alive_ = true;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  explicit Impl(EventLoop& loop) : context(loop.context()) {}
+
+  void Accept(std::shared_ptr<Listener> listener) {
+    listener->acceptor.async_accept(
+        [self = shared_from_this(), listener](beast::error_code ec, tcp::socket socket) {
+          if (ec) {
+            if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) return;
+            spdlog::warn("accept failed: {}", ec.message());
+          } else {
+            auto session = std::make_shared<Session>(std::move(socket), listener, self->registry);
+            auto& sessions = self->registry->sessions;
+            // Forget sessions that have ended, so the list stays as long as the live set.
+            sessions.remove_if([](const std::weak_ptr<Session>& weak) { return weak.expired(); });
+            sessions.push_back(session);
+            session->Start();
+          }
+          self->Accept(listener);
+        });
+  }
+
+  asio::io_context& context;
+  std::vector<std::shared_ptr<Listener>> listeners;
+  std::shared_ptr<Registry> registry = std::make_shared<Registry>();
+};
+
+HttpServer::HttpServer(EventLoop& loop) : impl_(std::make_shared<Impl>(loop)) {}
+
+HttpServer::~HttpServer() { Close(); }
+
+Result<uint16_t> HttpServer::Listen(const HttpListenOptions& options, HttpHandler handler) {
+  auto listener = std::make_shared<Listener>(impl_->context, options, std::move(handler));
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(options.host, ec);
+  if (ec) return Status::InvalidArgument("bad listen address " + options.host);
+  tcp::endpoint endpoint(address, options.port);
+  listener->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) listener->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) listener->acceptor.bind(endpoint, ec);
+  if (!ec) listener->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IoError("listen on " + options.host + ":" + std::to_string(options.port) +
+                           ": " + ec.message());
+  }
+  uint16_t port = listener->acceptor.local_endpoint().port();
+  impl_->listeners.push_back(listener);
+  impl_->Accept(listener);
+  return port;
+}
+
+void HttpServer::Close() {
+  for (auto& listener : impl_->listeners) {
+    boost::system::error_code ec;
+    listener->acceptor.close(ec);
+  }
+  impl_->listeners.clear();
+  for (auto& weak : impl_->registry->sessions) {
+    if (auto session = weak.lock()) session->Shutdown();
+  }
+  impl_->registry->sessions.clear();
+}
+
+// --- plain values ---
+
+void Headers::Add(std::string name, std::string value) {
+  items_.emplace_back(std::move(name), std::move(value));
+}
+
+void Headers::Set(std::string name, std::string value) {
+  for (auto& item : items_) {
+    if (beast::iequals(item.first, beast::string_view(name.data(), name.size()))) {
+      item.second = std::move(value);
+      return;
+    }
+  }
+  Add(std::move(name), std::move(value));
+}
+
+std::string_view Headers::Get(std::string_view name) const {
+  for (const auto& item : items_) {
+    if (beast::iequals(item.first, beast::string_view(name.data(), name.size()))) return item.second;
+  }
+  return {};
+}
+
+bool Headers::Has(std::string_view name) const {
+  for (const auto& item : items_) {
+    if (beast::iequals(item.first, beast::string_view(name.data(), name.size()))) return true;
+  }
+  return false;
+}
+
+HttpResponse HttpResponse::Json(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.headers.Set("Content-Type", "application/json");
+  response.body = std::move(body);
+  return response;
+}
+
+std::optional<std::string> HttpRequest::QueryParam(std::string_view name) const {
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    std::string key = PercentDecode(pair.substr(0, eq), true);
+    if (key == name) {
+      return eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1), true);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace haneul
