@@ -1,0 +1,155 @@
+// The `process` backend: posix_spawn (vfork-fast) into a new session, so that the worker leads its
+// own process group and one kill(-pgid) ends the tree it forks. Peak memory is the worker's own
+// VmHWM from /proc, reset through /proc/PID/clear_refs.
+#include "process/process_sandbox.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace haneul::sandbox {
+
+namespace {
+
+class ProcessWorker : public Worker {
+ public:
+  ProcessWorker(pid_t pid, int stdout_fd, int stderr_fd, int exit_fd)
+      : pid_(pid), stdout_fd_(stdout_fd), stderr_fd_(stderr_fd), exit_fd_(exit_fd) {}
+
+  ~ProcessWorker() override {
+    Kill();
+    if (!reaped_) {
+      int status = 0;
+      // SIGKILL cannot be ignored, so this wait is short.
+      waitpid(pid_, &status, 0);
+    }
+    close(stdout_fd_);
+    close(stderr_fd_);
+    if (exit_fd_ >= 0) close(exit_fd_);
+  }
+
+  pid_t pid() const override { return pid_; }
+  int stdout_fd() const override { return stdout_fd_; }
+  int stderr_fd() const override { return stderr_fd_; }
+  int exit_fd() const override { return exit_fd_; }
+
+  void Kill() override {
+    // The worker leads its own process group (setsid): this ends its children too, unless they
+    // started sessions of their own (the namespace backend closes that hole with a pid namespace).
+    kill(-pid_, SIGKILL);
+    if (!reaped_) kill(pid_, SIGKILL);
+  }
+
+  bool TryReap(int* wait_status) override {
+    if (reaped_) {
+      *wait_status = wait_status_;
+      return true;
+    }
+    pid_t got = waitpid(pid_, &wait_status_, WNOHANG);
+    if (got != pid_) return false;
+    reaped_ = true;
+    *wait_status = wait_status_;
+    return true;
+  }
+
+  void ResetPeakMemory() override {
+    // "5" resets the peak resident set size (VmHWM) of the process; see proc(5) clear_refs.
+    int fd = open(("/proc/" + std::to_string(pid_) + "/clear_refs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t ignored = write(fd, "5", 1);
+    (void)ignored;
+    close(fd);
+  }
+
+  uint64_t PeakMemoryBytes() override {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    }
+    return 0;
+  }
+
+ private:
+  pid_t pid_;
+  int stdout_fd_;
+  int stderr_fd_;
+  int exit_fd_;
+  bool reaped_ = false;
+  int wait_status_ = 0;
+};
+
+class ProcessSandbox : public Sandbox {
+ public:
+  std::string name() const override { return "process"; }
+
+  Result<std::unique_ptr<Worker>> Start(const WorkerSpec& spec) override {
+    if (spec.argv.empty()) return Status::InvalidArgument("worker has no program");
+    int out[2];
+    int err[2];
+    // O_CLOEXEC on every end: the spawn's dup2 clears it on the child's copies.
+    if (pipe2(out, O_CLOEXEC) != 0) return Status::FromErrno("pipe");
+    if (pipe2(err, O_CLOEXEC) != 0) {
+      close(out[0]);
+      close(out[1]);
+      return Status::FromErrno("pipe");
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    if (!spec.working_directory.empty()) {
+      posix_spawn_file_actions_addchdir_np(&actions, spec.working_directory.c_str());
+    }
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    // A new session makes the worker a process-group leader (kill(-pid) reaches its children);
+    // default signal dispositions undo anything the server ignores (SIGPIPE).
+    sigset_t all;
+    sigfillset(&all);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+                                              POSIX_SPAWN_SETSIGMASK);
+
+    std::vector<char*> argv;
+    for (const auto& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& var : spec.environment) envp.push_back(const_cast<char*>(var.c_str()));
+    envp.push_back(nullptr);
+
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    close(out[1]);
+    close(err[1]);
+    if (rc != 0) {
+      close(out[0]);
+      close(err[0]);
+      return Status::FromErrno("spawn " + spec.argv[0], rc);
+    }
+    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK);
+    // pidfd_open (Linux 5.3): a descriptor the event loop can wait on for the worker's exit.
+    int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    return std::unique_ptr<Worker>(new ProcessWorker(pid, out[0], err[0], exit_fd));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Sandbox> MakeProcessSandbox() { return std::make_unique<ProcessSandbox>(); }
+
+}  // namespace haneul::sandbox
