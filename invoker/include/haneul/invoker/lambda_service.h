@@ -1,0 +1,52 @@
+// LambdaService: the Lambda control plane and Invoke API (botocore's `lambda` rest-json model,
+// paths under /2015-03-31/functions), over the function registry, the code store and the
+// environment pools. Functions and code are durable in the data directory's KvStore.
+// Not thread-safe: loop thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "haneul/common/event_loop.h"
+#include "haneul/common/http.h"
+#include "haneul/common/kv_store.h"
+#include "haneul/invoker/log_store.h"
+
+namespace haneul::invoker {
+
+struct LambdaOptions {
+  std::string data_directory;  // code/ and scratch/ are made inside
+  std::string runtimes_directory;
+  std::string python = "/usr/bin/python3";
+  std::string node = "/usr/bin/node";
+  std::string sandbox = "process";
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  size_t max_environments = 64;
+  int init_timeout_ms = 10000;
+};
+
+// The runtimes folder of a source checkout, where the binary was built from.
+std::string DefaultRuntimesDirectory();
+
+class LambdaService {
+ public:
+  static Result<std::unique_ptr<LambdaService>> Create(EventLoop& loop, KvStore& store,
+                                                       LogStore& logs, LambdaOptions options);
+  ~LambdaService();
+  LambdaService(const LambdaService&) = delete;
+  LambdaService& operator=(const LambdaService&) = delete;
+
+  // True when the request is for Lambda (its path is under /2015-03-31/ or the code download
+  // path); then it is answered.
+  bool Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder);
+
+  bool HasFunction(const std::string& name) const;
+
+ private:
+  struct Impl;
+  explicit LambdaService(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace haneul::invoker

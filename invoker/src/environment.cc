@@ -1,0 +1,458 @@
+// Environment: see environment.h. The platform lines follow Lambda's text format:
+//   INIT_START Runtime Version: ...
+//   START RequestId: <id> Version: $LATEST
+//   END RequestId: <id>
+//   REPORT RequestId: <id>\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\t
+//          Max Memory Used: 40 MB\tInit Duration: 101.10 ms\t
+#include "environment.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <optional>
+#include <utility>  // before Asio: Boost 1.74 uses std::exchange without it
+#include <boost/asio.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "haneul/common/ids.h"
+
+namespace haneul::invoker {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The part of an invocation's log returned by `X-Amz-Log-Type: Tail`.
+constexpr size_t kTailBytes = 4096;
+
+std::string FormatMs(double ms) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.2f", ms);
+  return buffer;
+}
+
+double MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+std::string ErrorDocument(const std::string& type, const std::string& message) {
+  return nlohmann::json{{"errorType", type}, {"errorMessage", message}}.dump();
+}
+
+std::string StreamDate() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buffer[16];
+  std::strftime(buffer, sizeof(buffer), "%Y/%m/%d", &tm);
+  return buffer;
+}
+
+std::string RuntimeVersion(const std::string& runtime) {
+  auto family = FamilyOf(runtime);
+  if (family == RuntimeFamily::kPython) return "python:3.haneul";
+  if (family == RuntimeFamily::kNode) return "nodejs:haneul";
+  return "provided:haneul";
+}
+
+}  // namespace
+
+struct Environment::Pipes {
+  explicit Pipes(asio::io_context& context)
+      : streams{asio::posix::stream_descriptor(context), asio::posix::stream_descriptor(context)},
+        exit(context) {}
+  ~Pipes() {
+    // The Worker owns the descriptors: release them so asio does not close them too.
+    for (auto& stream : streams) {
+      if (stream.is_open()) stream.release();
+    }
+    if (exit.is_open()) exit.release();
+  }
+  asio::posix::stream_descriptor streams[2];
+  asio::posix::stream_descriptor exit;
+  std::string partial[2];
+  bool open[2] = {false, false};
+};
+
+Environment::Environment(const EnvironmentContext& context,
+                         std::shared_ptr<const FunctionConfig> function,
+                         std::string code_directory)
+    : context_(context),
+      function_(std::move(function)),
+      code_directory_(std::move(code_directory)),
+      id_(RandomHex(32)),
+      log_group_("/aws/lambda/" + function_->name),
+      log_stream_(StreamDate() + "/[$LATEST]" + id_),
+      runtime_api_({[this] { OnReady(); },
+                    [this](std::string type, std::string body) {
+                      OnInitError(std::move(type), std::move(body));
+                    }}),
+      server_(*context.loop),
+      pipes_(std::make_unique<Pipes>(context.loop->context())),
+      init_timer_(*context.loop),
+      invoke_timer_(*context.loop) {}
+
+Environment::~Environment() {
+  init_timer_.Cancel();
+  invoke_timer_.Cancel();
+  server_.Close();
+  pipes_.reset();
+  worker_.reset();  // kills and reaps the whole tree
+  if (!scratch_directory_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(scratch_directory_, ec);
+  }
+}
+
+bool Environment::Start(std::string* error_type, std::string* error_message) {
+  const FunctionConfig& function = *function_;
+  auto family = FamilyOf(function.runtime);
+  std::vector<std::string> argv;
+  std::string execution_env;
+  if (family == RuntimeFamily::kPython) {
+    argv = {context_.python, context_.runtimes_dir + "/python3/bootstrap.py"};
+    execution_env = "AWS_Lambda_" + function.runtime;
+  } else if (family == RuntimeFamily::kNode) {
+    argv = {context_.node, context_.runtimes_dir + "/nodejs/bootstrap.mjs"};
+    execution_env = "AWS_Lambda_" + function.runtime;
+  } else {
+    argv = {code_directory_ + "/bootstrap"};
+  }
+
+  auto port = server_.Listen(runtime_api_.ListenOptions("127.0.0.1", 0),
+                             [this](HttpRequest request, std::shared_ptr<Responder> responder) {
+                               runtime_api_.Handle(std::move(request), std::move(responder));
+                             });
+  if (!port.ok()) {
+    *error_type = "Runtime.Unknown";
+    *error_message = "could not open the Runtime API: " + port.status().message();
+    return false;
+  }
+
+  scratch_directory_ = context_.scratch_root + "/" + id_;
+  std::error_code ec;
+  std::filesystem::create_directories(scratch_directory_, ec);
+
+  sandbox::WorkerSpec spec;
+  spec.argv = argv;
+  spec.working_directory = code_directory_;
+  spec.scratch_directory = scratch_directory_;
+  spec.memory_limit_bytes = static_cast<uint64_t>(function.memory_mb) << 20;
+  spec.ephemeral_storage_bytes = static_cast<uint64_t>(function.ephemeral_storage_mb) << 20;
+  const std::string& region = context_.account.region;
+  spec.environment = {
+      "PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
+      "LANG=en_US.UTF-8",
+      "TZ=:UTC",
+      "LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:"
+      "/var/task/lib:/opt/lib",
+      "LAMBDA_TASK_ROOT=" + code_directory_,
+      "LAMBDA_RUNTIME_DIR=" + context_.runtimes_dir,
+      "_HANDLER=" + function.handler,
+      "AWS_REGION=" + region,
+      "AWS_DEFAULT_REGION=" + region,
+      "AWS_LAMBDA_FUNCTION_NAME=" + function.name,
+      "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+      "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(function.memory_mb),
+      "AWS_LAMBDA_LOG_GROUP_NAME=" + log_group_,
+      "AWS_LAMBDA_LOG_STREAM_NAME=" + log_stream_,
+      "AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + std::to_string(*port),
+      "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+      "AWS_ACCESS_KEY_ID=haneul",
+      "AWS_SECRET_ACCESS_KEY=haneul",
+      "AWS_SESSION_TOKEN=haneul",
+      "TMPDIR=" + scratch_directory_,
+      "HOME=" + scratch_directory_,
+  };
+  if (!execution_env.empty()) spec.environment.push_back("AWS_EXECUTION_ENV=" + execution_env);
+  if (family == RuntimeFamily::kPython) spec.environment.push_back("PYTHONUNBUFFERED=1");
+  for (const auto& [name, value] : function.environment) {
+    spec.environment.push_back(name + "=" + value);
+  }
+
+  spawned_at_ = std::chrono::steady_clock::now();
+  auto worker = context_.sandbox->Start(spec);
+  if (!worker.ok()) {
+    *error_type = "Runtime.InvalidEntrypoint";
+    if (family == RuntimeFamily::kProvided) {
+      bool exists = std::filesystem::exists(argv[0]);
+      *error_message = exists ? "Error: fork/exec /var/task/bootstrap: permission denied"
+                              : "Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap "
+                                "/opt/bootstrap]";
+    } else {
+      *error_message = "Error: could not start the runtime: " + worker.status().message();
+    }
+    return false;
+  }
+  worker_ = std::move(*worker);
+  pipes_->streams[0].assign(worker_->stdout_fd());
+  pipes_->streams[1].assign(worker_->stderr_fd());
+  pipes_->open[0] = pipes_->open[1] = true;
+  WatchPipe(0);
+  WatchPipe(1);
+  if (worker_->exit_fd() >= 0) {
+    pipes_->exit.assign(worker_->exit_fd());
+    pipes_->exit.async_wait(asio::posix::stream_descriptor::wait_read,
+                            [weak = weak_from_this()](boost::system::error_code ec) {
+                              auto self = weak.lock();
+                              if (!ec && self) self->OnWorkerExit();
+                            });
+  }
+  init_timer_.Start(context_.init_timeout, [this] { OnInitTimeout(); });
+  Platform("INIT_START Runtime Version: " + RuntimeVersion(function.runtime) +
+           "\tRuntime Version ARN: arn:aws:lambda:" + region + "::runtime:haneul");
+  return true;
+}
+
+void Environment::WatchPipe(int which) {
+  pipes_->streams[which].async_wait(asio::posix::stream_descriptor::wait_read,
+                                    [weak = weak_from_this(), which](boost::system::error_code ec) {
+                                      auto self = weak.lock();
+                                      if (ec || !self) return;
+                                      self->ReadPipe(which);
+                                      if (self->pipes_ && self->pipes_->open[which]) {
+                                        self->WatchPipe(which);
+                                      }
+                                    });
+}
+
+// Reads what the pipe has now, without blocking, and emits every complete line.
+void Environment::ReadPipe(int which) {
+  if (!pipes_ || !pipes_->open[which]) return;
+  int fd = which == 0 ? worker_->stdout_fd() : worker_->stderr_fd();
+  char buffer[65536];
+  // Bounded per call so one chatty worker cannot starve the loop.
+  for (int round = 0; round < 16; ++round) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return;  // EAGAIN: wait for more
+    if (n == 0) {
+      pipes_->open[which] = false;
+      if (!pipes_->partial[which].empty()) {
+        Emit(pipes_->partial[which]);
+        pipes_->partial[which].clear();
+      }
+      return;
+    }
+    std::string& partial = pipes_->partial[which];
+    std::string_view data(buffer, static_cast<size_t>(n));
+    while (!data.empty()) {
+      auto newline = data.find('\n');
+      if (newline == std::string_view::npos) {
+        partial.append(data);
+        // A line longer than one log event is cut into events of the maximum size.
+        while (partial.size() >= kMaxLogEventBytes) {
+          Emit(std::string_view(partial).substr(0, kMaxLogEventBytes));
+          partial.erase(0, kMaxLogEventBytes);
+        }
+        break;
+      }
+      if (partial.empty()) {
+        std::string_view line = data.substr(0, newline);
+        while (line.size() > kMaxLogEventBytes) {
+          Emit(line.substr(0, kMaxLogEventBytes));
+          line.remove_prefix(kMaxLogEventBytes);
+        }
+        Emit(line);
+      } else {
+        partial.append(data.substr(0, newline));
+        std::string_view line = partial;
+        while (line.size() > kMaxLogEventBytes) {
+          Emit(line.substr(0, kMaxLogEventBytes));
+          line.remove_prefix(kMaxLogEventBytes);
+        }
+        Emit(line);
+        partial.clear();
+      }
+      data.remove_prefix(newline + 1);
+    }
+  }
+}
+
+void Environment::Emit(std::string_view line) {
+  context_.logs->Append(log_group_, log_stream_, NowUnixMillis(), line);
+  if (state_ == State::kBusy || pending_) {
+    tail_.append(line);
+    tail_.push_back('\n');
+    if (tail_.size() > 4 * kTailBytes) tail_.erase(0, tail_.size() - kTailBytes);
+  }
+}
+
+void Environment::Platform(const std::string& line) { Emit(line); }
+
+void Environment::OnReady() {
+  init_timer_.Cancel();
+  init_duration_ms_ = MillisSince(spawned_at_);
+  if (state_ == State::kStarting) state_ = State::kIdle;
+  if (pending_) Deliver();
+}
+
+void Environment::OnInitError(std::string error_type, std::string body) {
+  init_error_type_ = std::move(error_type);
+  init_error_body_ = std::move(body);
+  // The runtime should exit after reporting; make sure of it. OnWorkerExit reports the error.
+  if (worker_) worker_->Kill();
+}
+
+void Environment::OnInitTimeout() {
+  init_timed_out_ = true;
+  if (worker_) worker_->Kill();
+}
+
+void Environment::Invoke(runtime_api::Invocation invocation, Done done) {
+  pending_ = std::move(invocation);
+  done_ = std::move(done);
+  tail_.clear();
+  if (state_ == State::kIdle) Deliver();
+}
+
+void Environment::Deliver() {
+  runtime_api::Invocation invocation = std::move(*pending_);
+  pending_.reset();
+  state_ = State::kBusy;
+  request_id_ = invocation.request_id;
+  int timeout_ms = function_->timeout_seconds * 1000;
+  invocation.deadline_unix_ms = NowUnixMillis() + timeout_ms;
+  worker_->ResetPeakMemory();
+  Platform("START RequestId: " + request_id_ + " Version: $LATEST");
+  invoke_started_ = std::chrono::steady_clock::now();
+  invoke_timer_.Start(std::chrono::milliseconds(timeout_ms), [this] { OnTimeout(); });
+  runtime_api_.Invoke(std::move(invocation), [this](runtime_api::InvocationResult result) {
+    OnResult(std::move(result));
+  });
+}
+
+std::string Environment::ReportLine(const std::string& suffix) {
+  double duration = MillisSince(invoke_started_);
+  uint64_t peak = worker_ ? worker_->PeakMemoryBytes() : 0;
+  uint64_t peak_mb = (peak + (1 << 20) - 1) >> 20;
+  double billed = std::ceil(duration);
+  std::string line = "REPORT RequestId: " + request_id_ + "\tDuration: " + FormatMs(duration) +
+                     " ms\tBilled Duration: ";
+  bool report_init = !init_reported_ && init_duration_ms_ >= 0;
+  // provided runtimes are billed for init too, as on Lambda.
+  if (report_init && FamilyOf(function_->runtime) == RuntimeFamily::kProvided) {
+    billed = std::ceil(duration + init_duration_ms_);
+  }
+  if (billed < 1) billed = 1;
+  line += std::to_string(static_cast<int64_t>(billed)) + " ms\tMemory Size: " +
+          std::to_string(function_->memory_mb) + " MB\tMax Memory Used: " +
+          std::to_string(peak_mb) + " MB\t";
+  if (report_init) {
+    line += "Init Duration: " + FormatMs(init_duration_ms_) + " ms\t";
+    init_reported_ = true;
+  }
+  return line + suffix;
+}
+
+void Environment::Finish(bool function_error, std::string payload,
+                         const std::string& report_suffix) {
+  invoke_timer_.Cancel();
+  // What the worker printed before it answered is already in the pipes: take it first, so the
+  // output lands between START and END as on Lambda.
+  ReadPipe(0);
+  ReadPipe(1);
+  Platform("END RequestId: " + request_id_);
+  Platform(ReportLine(report_suffix));
+  InvokeOutcome outcome;
+  outcome.function_error = function_error;
+  outcome.payload = std::move(payload);
+  outcome.log_tail = tail_.size() > kTailBytes ? tail_.substr(tail_.size() - kTailBytes) : tail_;
+  tail_.clear();
+  auto done = std::move(done_);
+  done_ = nullptr;
+  if (done) done(std::move(outcome));
+}
+
+void Environment::OnResult(runtime_api::InvocationResult result) {
+  state_ = State::kIdle;
+  Finish(result.is_error, std::move(result.body), "");
+  // Hand the environment back from the loop, not from inside the Runtime API's call stack.
+  context_.loop->Post([weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (self && self->state_ == State::kIdle && self->on_idle) self->on_idle(self.get());
+  });
+}
+
+void Environment::OnTimeout() {
+  runtime_api_.Abandon();
+  std::string seconds = FormatMs(function_->timeout_seconds);
+  Platform(IsoTimestamp(NowUnixMillis()) + " " + request_id_ + " Task timed out after " +
+           seconds + " seconds");
+  Finish(true,
+         ErrorDocument("Sandbox.Timedout", "RequestId: " + request_id_ +
+                                               " Error: Task timed out after " + seconds +
+                                               " seconds"),
+         "Status: timeout");
+  Die();
+}
+
+void Environment::OnWorkerExit() {
+  ReadPipe(0);
+  ReadPipe(1);
+  int status = 0;
+  std::string how = "unknown";
+  if (worker_ && worker_->TryReap(&status)) {
+    if (WIFEXITED(status)) {
+      how = "exit status " + std::to_string(WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+      how = std::string("signal: ") + (WTERMSIG(status) == SIGKILL ? "killed" : strsignal(WTERMSIG(status)));
+    }
+  }
+  if (state_ == State::kBusy) {
+    runtime_api_.Abandon();
+    std::string message = "RequestId: " + request_id_ + " Error: Runtime exited with error: " + how;
+    Platform(message + "\nRuntime.ExitError");
+    Finish(true, ErrorDocument("Runtime.ExitError", message),
+           "Status: error\tError Type: Runtime.ExitError");
+  } else if (state_ == State::kStarting) {
+    init_timer_.Cancel();
+    double init_ms = MillisSince(spawned_at_);
+    std::string type;
+    std::string payload;
+    if (!init_error_type_.empty()) {
+      type = init_error_type_;
+      payload = init_error_body_.empty() ? ErrorDocument(type, "") : init_error_body_;
+    } else if (init_timed_out_) {
+      type = "Sandbox.Timedout";
+      payload = ErrorDocument(type, "Error: Init phase timed out after " +
+                                        FormatMs(context_.init_timeout.count() / 1000.0) +
+                                        " seconds");
+    } else {
+      type = "Runtime.ExitError";
+      payload = ErrorDocument(type, "RequestId: " +
+                                        (pending_ ? pending_->request_id : std::string()) +
+                                        " Error: Runtime exited with error: " + how);
+    }
+    Platform("INIT_REPORT Init Duration: " + FormatMs(init_ms) + " ms\tPhase: init\tStatus: " +
+             std::string(init_timed_out_ ? "timeout" : "error") + "\tError Type: " + type);
+    if (pending_) {
+      state_ = State::kBusy;
+      request_id_ = pending_->request_id;
+      pending_.reset();
+      invoke_started_ = std::chrono::steady_clock::now();
+      Platform("START RequestId: " + request_id_ + " Version: $LATEST");
+      Finish(true, std::move(payload), "Status: error\tError Type: " + type);
+    }
+  }
+  Die();
+}
+
+void Environment::Die() {
+  if (state_ == State::kDead) return;
+  state_ = State::kDead;
+  if (worker_) worker_->Kill();
+  context_.loop->Post([weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (self && self->on_dead) self->on_dead(self.get());
+  });
+}
+
+}  // namespace haneul::invoker

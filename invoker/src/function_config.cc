@@ -1,0 +1,438 @@
+// FunctionConfig validation and shapes. The rules and messages follow Lambda's: constraint
+// violations are ValidationException ("1 validation error detected: Value '64' at 'memorySize'
+// failed to satisfy constraint: ..."), semantic ones InvalidParameterValueException.
+#include "function_config.h"
+
+#include <regex>
+
+#include "haneul/common/ids.h"
+
+namespace haneul::invoker {
+
+namespace {
+
+const std::regex& NameRegex() {
+  static const std::regex regex("[a-zA-Z0-9-_]{1,64}");
+  return regex;
+}
+
+const std::regex& QualifierRegex() {
+  static const std::regex regex("\\$LATEST|[a-zA-Z0-9-_]{1,128}");
+  return regex;
+}
+
+const std::regex& ArnRegex() {
+  // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], or ACCOUNT:function:NAME[:QUALIFIER]
+  static const std::regex regex(
+      "(?:arn:aws[a-zA-Z-]*:lambda:([a-z]{2}(?:-gov)?-[a-z]+-\\d):)?(\\d{12}):function:"
+      "([a-zA-Z0-9-_]+)(?::(\\$LATEST|[a-zA-Z0-9-_]+))?");
+  return regex;
+}
+
+const std::regex& EnvNameRegex() {
+  static const std::regex regex("[a-zA-Z]([a-zA-Z0-9_])+");
+  return regex;
+}
+
+// Collects constraint violations the way AWS reports them, all at once.
+class Violations {
+ public:
+  void Add(const std::string& value, const std::string& field, const std::string& constraint) {
+    items_.push_back("Value '" + value + "' at '" + field + "' failed to satisfy constraint: " +
+                     constraint);
+  }
+  bool empty() const { return items_.empty(); }
+  AwsError ToError() const {
+    std::string text = std::to_string(items_.size()) + " validation error" +
+                       (items_.size() == 1 ? "" : "s") + " detected: ";
+    for (size_t i = 0; i < items_.size(); ++i) {
+      if (i) text += "; ";
+      text += items_[i];
+    }
+    return AwsError::Validation(text);
+  }
+
+ private:
+  std::vector<std::string> items_;
+};
+
+const char* const kReservedVariables[] = {
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"};
+
+bool TypeError(const nlohmann::json& body, const char* field, nlohmann::json::value_t type,
+               AwsError* error) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return false;
+  bool ok = it->type() == type ||
+            (type == nlohmann::json::value_t::number_integer && it->is_number_integer());
+  if (ok) return false;
+  *error = AwsError::InvalidRequestContent(std::string("Could not parse request body into json: "
+                                                       "Could not parse field '") +
+                                           field + "': unexpected " + it->type_name());
+  return true;
+}
+
+}  // namespace
+
+std::optional<RuntimeFamily> FamilyOf(const std::string& runtime) {
+  if (runtime == "python3" || runtime.starts_with("python3.")) return RuntimeFamily::kPython;
+  if (runtime == "nodejs" || (runtime.starts_with("nodejs") && runtime.ends_with(".x"))) {
+    return RuntimeFamily::kNode;
+  }
+  if (runtime == "provided" || runtime == "provided.al2" || runtime == "provided.al2023") {
+    return RuntimeFamily::kProvided;
+  }
+  return std::nullopt;
+}
+
+std::string FunctionConfig::Arn(const AccountInfo& account) const {
+  return "arn:aws:lambda:" + account.region + ":" + account.account_id + ":function:" + name;
+}
+
+nlohmann::json FunctionConfig::ToApi(const AccountInfo& account) const {
+  nlohmann::json out = {
+      {"FunctionName", name},
+      {"FunctionArn", Arn(account)},
+      {"Runtime", runtime},
+      {"Role", role},
+      {"Handler", handler},
+      {"CodeSize", code_size},
+      {"Description", description},
+      {"Timeout", timeout_seconds},
+      {"MemorySize", memory_mb},
+      {"LastModified", LambdaTimestamp(last_modified_ms)},
+      {"CodeSha256", code_sha256},
+      {"Version", "$LATEST"},
+      {"TracingConfig", {{"Mode", "PassThrough"}}},
+      {"RevisionId", revision_id},
+      {"State", "Active"},
+      {"LastUpdateStatus", "Successful"},
+      {"PackageType", "Zip"},
+      {"Architectures", {"x86_64"}},
+      {"EphemeralStorage", {{"Size", ephemeral_storage_mb}}},
+      {"SnapStart", {{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}}},
+      {"LoggingConfig", {{"LogFormat", "Text"}, {"LogGroup", "/aws/lambda/" + name}}},
+  };
+  if (!environment.empty()) out["Environment"] = {{"Variables", environment}};
+  return out;
+}
+
+nlohmann::json FunctionConfig::ToStorage() const {
+  return {{"name", name},
+          {"runtime", runtime},
+          {"handler", handler},
+          {"role", role},
+          {"description", description},
+          {"memory_mb", memory_mb},
+          {"timeout_seconds", timeout_seconds},
+          {"ephemeral_storage_mb", ephemeral_storage_mb},
+          {"environment", environment},
+          {"code_sha256", code_sha256},
+          {"code_id", code_id},
+          {"code_size", code_size},
+          {"last_modified_ms", last_modified_ms},
+          {"revision_id", revision_id},
+          {"revision", revision}};
+}
+
+std::optional<FunctionConfig> FunctionConfig::FromStorage(const nlohmann::json& stored) {
+  if (!stored.is_object()) return std::nullopt;
+  FunctionConfig config;
+  try {
+    config.name = stored.at("name").get<std::string>();
+    config.runtime = stored.at("runtime").get<std::string>();
+    config.handler = stored.at("handler").get<std::string>();
+    config.role = stored.at("role").get<std::string>();
+    config.description = stored.at("description").get<std::string>();
+    config.memory_mb = stored.at("memory_mb").get<int>();
+    config.timeout_seconds = stored.at("timeout_seconds").get<int>();
+    config.ephemeral_storage_mb = stored.at("ephemeral_storage_mb").get<int>();
+    config.environment = stored.at("environment").get<std::map<std::string, std::string>>();
+    config.code_sha256 = stored.at("code_sha256").get<std::string>();
+    config.code_id = stored.at("code_id").get<std::string>();
+    config.code_size = stored.at("code_size").get<int64_t>();
+    config.last_modified_ms = stored.at("last_modified_ms").get<int64_t>();
+    config.revision_id = stored.at("revision_id").get<std::string>();
+    config.revision = stored.at("revision").get<uint64_t>();
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+  return config;
+}
+
+std::optional<FunctionRef> ParseFunctionRef(const std::string& text, const AccountInfo& account,
+                                            AwsError* error) {
+  auto invalid = [&] {
+    *error = AwsError::Validation(
+        "1 validation error detected: Value '" + text +
+        "' at 'functionName' failed to satisfy constraint: Member must satisfy regular "
+        "expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?"
+        "(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?");
+    return std::nullopt;
+  };
+  if (text.empty() || text.size() > 170) return invalid();
+  std::smatch match;
+  if (std::regex_match(text, match, ArnRegex())) {
+    if ((match[1].matched && match[1].str() != account.region) ||
+        match[2].str() != account.account_id) {
+      // An ARN of another region or account names a function that is not here.
+      FunctionRef ref{match[3].str(), match[4].matched ? match[4].str() : ""};
+      return ref;
+    }
+    if (match[3].str().size() > 64) return invalid();
+    return FunctionRef{match[3].str(), match[4].matched ? match[4].str() : ""};
+  }
+  auto colon = text.find(':');
+  FunctionRef ref{text.substr(0, colon), colon == std::string::npos ? "" : text.substr(colon + 1)};
+  if (!std::regex_match(ref.name, NameRegex())) return invalid();
+  if (colon != std::string::npos && !std::regex_match(ref.qualifier, QualifierRegex())) {
+    return invalid();
+  }
+  return ref;
+}
+
+std::optional<nlohmann::json> ParseJsonObject(const std::string& body, AwsError* error) {
+  auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    *error = AwsError::InvalidRequestContent(
+        "Could not parse request body into json: Unexpected character or end of input");
+    return std::nullopt;
+  }
+  if (!parsed.is_object()) {
+    *error = AwsError::InvalidRequestContent(
+        "Could not parse request body into json: the request body must be a JSON object");
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig* config,
+                        AwsError* error) {
+  using Type = nlohmann::json::value_t;
+  // Wrong JSON types are the client's serialisation error, reported before any constraint.
+  if (TypeError(body, "FunctionName", Type::string, error) ||
+      TypeError(body, "Runtime", Type::string, error) ||
+      TypeError(body, "Handler", Type::string, error) ||
+      TypeError(body, "Role", Type::string, error) ||
+      TypeError(body, "Description", Type::string, error) ||
+      TypeError(body, "MemorySize", Type::number_integer, error) ||
+      TypeError(body, "Timeout", Type::number_integer, error) ||
+      TypeError(body, "Environment", Type::object, error) ||
+      TypeError(body, "EphemeralStorage", Type::object, error) ||
+      TypeError(body, "PackageType", Type::string, error) ||
+      TypeError(body, "Architectures", Type::array, error)) {
+    return false;
+  }
+  Violations violations;
+  auto get_string = [&](const char* field, std::string* out) {
+    auto it = body.find(field);
+    if (it != body.end() && it->is_string()) *out = it->get<std::string>();
+    return it != body.end() && it->is_string();
+  };
+
+  if (create) {
+    std::string name;
+    if (!get_string("FunctionName", &name)) {
+      violations.Add("null", "functionName", "Member must not be null");
+    } else if (!std::regex_match(name, NameRegex())) {
+      AwsError ref_error;
+      auto ref = ParseFunctionRef(name, AccountInfo(), &ref_error);
+      if (!ref || !ref->qualifier.empty()) {
+        violations.Add(name, "functionName",
+                       name.size() > 64 ? "Member must have length less than or equal to 64"
+                                        : "Member must satisfy regular expression pattern: "
+                                          "[a-zA-Z0-9-_]+");
+      } else {
+        config->name = ref->name;
+      }
+    } else {
+      config->name = name;
+    }
+    std::string role;
+    if (!get_string("Role", &role)) {
+      violations.Add("null", "role", "Member must not be null");
+    }
+  }
+
+  std::string package_type;
+  if (get_string("PackageType", &package_type) && package_type != "Zip") {
+    *error = AwsError::InvalidParameterValue(
+        "PackageType " + package_type + " is not supported by this server yet; use Zip.");
+    return false;
+  }
+
+  std::string runtime;
+  if (get_string("Runtime", &runtime)) {
+    if (!FamilyOf(runtime)) {
+      *error = AwsError::InvalidParameterValue(
+          "The runtime parameter of " + runtime +
+          " is not supported by haneul. Supported runtimes: python3.x, nodejs*.x, "
+          "provided.al2023, provided.al2, provided.");
+      return false;
+    }
+    config->runtime = runtime;
+  } else if (create) {
+    *error = AwsError::InvalidParameterValue("Runtime and Handler are mandatory parameters for "
+                                             "functions created with deployment packages.");
+    return false;
+  }
+
+  std::string handler;
+  if (get_string("Handler", &handler)) {
+    static const std::regex kHandler("[^\\s]+");
+    if (handler.size() > 128) {
+      violations.Add(handler, "handler", "Member must have length less than or equal to 128");
+    } else if (!std::regex_match(handler, kHandler)) {
+      violations.Add(handler, "handler", "Member must satisfy regular expression pattern: [^\\s]+");
+    } else {
+      config->handler = handler;
+    }
+  } else if (create) {
+    if (config->runtime.empty() || FamilyOf(config->runtime) != RuntimeFamily::kProvided) {
+      *error = AwsError::InvalidParameterValue("Runtime and Handler are mandatory parameters for "
+                                               "functions created with deployment packages.");
+      return false;
+    }
+  }
+
+  std::string role;
+  if (get_string("Role", &role)) {
+    static const std::regex kRole("arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
+    if (!std::regex_match(role, kRole)) {
+      violations.Add(role, "role",
+                     "Member must satisfy regular expression pattern: "
+                     "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
+    } else {
+      config->role = role;
+    }
+  }
+
+  std::string description;
+  if (get_string("Description", &description)) {
+    if (description.size() > 256) {
+      violations.Add(description, "description",
+                     "Member must have length less than or equal to 256");
+    } else {
+      config->description = description;
+    }
+  }
+
+  if (auto it = body.find("MemorySize"); it != body.end() && it->is_number_integer()) {
+    int64_t memory = it->get<int64_t>();
+    if (memory < 128) {
+      violations.Add(std::to_string(memory), "memorySize",
+                     "Member must have value greater than or equal to 128");
+    } else if (memory > 10240) {
+      violations.Add(std::to_string(memory), "memorySize",
+                     "Member must have value less than or equal to 10240");
+    } else {
+      config->memory_mb = static_cast<int>(memory);
+    }
+  }
+
+  if (auto it = body.find("Timeout"); it != body.end() && it->is_number_integer()) {
+    int64_t timeout = it->get<int64_t>();
+    if (timeout < 1) {
+      violations.Add(std::to_string(timeout), "timeout",
+                     "Member must have value greater than or equal to 1");
+    } else if (timeout > 900) {
+      violations.Add(std::to_string(timeout), "timeout",
+                     "Member must have value less than or equal to 900");
+    } else {
+      config->timeout_seconds = static_cast<int>(timeout);
+    }
+  }
+
+  if (auto it = body.find("EphemeralStorage"); it != body.end() && it->is_object()) {
+    auto size = it->find("Size");
+    if (size == it->end() || !size->is_number_integer()) {
+      violations.Add("null", "ephemeralStorage.size", "Member must not be null");
+    } else {
+      int64_t mb = size->get<int64_t>();
+      if (mb < 512) {
+        violations.Add(std::to_string(mb), "ephemeralStorage.size",
+                       "Member must have value greater than or equal to 512");
+      } else if (mb > 10240) {
+        violations.Add(std::to_string(mb), "ephemeralStorage.size",
+                       "Member must have value less than or equal to 10240");
+      } else {
+        config->ephemeral_storage_mb = static_cast<int>(mb);
+      }
+    }
+  }
+
+  if (auto it = body.find("Architectures"); it != body.end() && it->is_array()) {
+    if (it->size() != 1 || !(*it)[0].is_string() ||
+        ((*it)[0] != "x86_64" && (*it)[0] != "arm64")) {
+      violations.Add(it->dump(), "architectures",
+                     "Member must satisfy constraint: [Member must satisfy enum value set: "
+                     "[x86_64, arm64]]");
+    } else if ((*it)[0] == "arm64") {
+      *error = AwsError::InvalidParameterValue(
+          "Architecture arm64 is not supported on this x86_64 host.");
+      return false;
+    }
+  }
+
+  if (!violations.empty()) {
+    *error = violations.ToError();
+    return false;
+  }
+
+  if (auto it = body.find("Environment"); it != body.end() && it->is_object()) {
+    std::map<std::string, std::string> variables;
+    auto vars = it->find("Variables");
+    if (vars != it->end() && !vars->is_null()) {
+      if (!vars->is_object()) {
+        *error = AwsError::InvalidRequestContent(
+            "Could not parse request body into json: Environment.Variables must be an object");
+        return false;
+      }
+      for (const auto& [key, value] : vars->items()) {
+        if (!value.is_string()) {
+          *error = AwsError::InvalidRequestContent(
+              "Could not parse request body into json: environment variable values must be "
+              "strings");
+          return false;
+        }
+        if (!std::regex_match(key, EnvNameRegex())) {
+          Violations bad;
+          bad.Add(key, "environment.variables", "Member must satisfy regular expression pattern: "
+                                                "[a-zA-Z]([a-zA-Z0-9_])+");
+          *error = bad.ToError();
+          return false;
+        }
+        variables[key] = value.get<std::string>();
+      }
+      std::string reserved;
+      for (const char* name : kReservedVariables) {
+        if (variables.count(name)) reserved += (reserved.empty() ? "" : ", ") + std::string(name);
+      }
+      if (!reserved.empty()) {
+        *error = AwsError::InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided contains reserved keys that are currently not "
+            "supported for modification. Reserved keys used in this request: " +
+            reserved);
+        return false;
+      }
+      // Lambda measures the JSON of the variables map against 4 KB.
+      std::string measured = nlohmann::json(variables).dump();
+      if (measured.size() > 4096) {
+        *error = AwsError::InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided exceeded the 4KB limit. String measured: " +
+            measured);
+        return false;
+      }
+    }
+    config->environment = std::move(variables);
+  }
+  return true;
+}
+
+}  // namespace haneul::invoker

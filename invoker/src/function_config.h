@@ -1,0 +1,73 @@
+// FunctionConfig: one function's configuration as stored, its validation against Lambda's rules,
+// and its wire shape (FunctionConfiguration in botocore's lambda model). Also the parsing of the
+// FunctionName path parameter (name, full ARN or partial ARN, with an optional qualifier).
+// Pure functions and values: thread-compatible.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "haneul/common/aws_error.h"
+
+namespace haneul::invoker {
+
+// Where this server says its functions live.
+struct AccountInfo {
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+};
+
+enum class RuntimeFamily { kPython, kNode, kProvided };
+
+struct FunctionConfig {
+  std::string name;
+  std::string runtime;
+  std::string handler;
+  std::string role;
+  std::string description;
+  int memory_mb = 128;
+  int timeout_seconds = 3;
+  int ephemeral_storage_mb = 512;
+  std::map<std::string, std::string> environment;
+  std::string code_sha256;  // base64 of the zip's SHA-256, as Lambda reports it
+  std::string code_id;      // hex SHA-256: the name of the stored zip and its unpacked folder
+  int64_t code_size = 0;
+  int64_t last_modified_ms = 0;
+  std::string revision_id;
+  // Bumped by every code or configuration change: environments of older revisions retire.
+  uint64_t revision = 0;
+
+  std::string Arn(const AccountInfo& account) const;
+  nlohmann::json ToApi(const AccountInfo& account) const;  // FunctionConfiguration
+  nlohmann::json ToStorage() const;
+  static std::optional<FunctionConfig> FromStorage(const nlohmann::json& stored);
+};
+
+std::optional<RuntimeFamily> FamilyOf(const std::string& runtime);
+
+// The FunctionName of a path: "name", "name:qualifier", "arn:aws:lambda:REGION:ACCOUNT:function:
+// name[:qualifier]" or "ACCOUNT:function:name[:qualifier]".
+struct FunctionRef {
+  std::string name;
+  std::string qualifier;  // empty when none
+};
+// Returns a ValidationException-shaped error for a malformed name.
+std::optional<FunctionRef> ParseFunctionRef(const std::string& text, const AccountInfo& account,
+                                            AwsError* error);
+
+// Applies the fields of a CreateFunction (create=true) or UpdateFunctionConfiguration request
+// body to config, validating each as Lambda does. On failure returns false and sets *error
+// (ValidationException with Lambda's "N validation error(s) detected: ..." text, or
+// InvalidParameterValueException), leaving config partly changed: apply to a copy.
+bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig* config,
+                        AwsError* error);
+
+// Parses a request body as a JSON object, or explains why not (InvalidRequestContentException).
+std::optional<nlohmann::json> ParseJsonObject(const std::string& body, AwsError* error);
+
+}  // namespace haneul::invoker

@@ -1,0 +1,110 @@
+// LogStore over KvStore. Keys:
+//   logs/g/<group>                          → creation time
+//   logs/s/<group>\x01<stream>             → creation time
+//   logs/e/<group>\x01<ts:13 digits><seq:16 hex> → {"s":stream,"m":message,"i":ingestion}
+// Log writes are not fsynced: a log line is not an acknowledged write.
+#include "haneul/invoker/log_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "haneul/common/ids.h"
+
+namespace haneul::invoker {
+
+namespace {
+
+std::string TimeKey(int64_t ms) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%013lld", static_cast<long long>(ms < 0 ? 0 : ms));
+  return buffer;
+}
+
+}  // namespace
+
+LogStore::LogStore(KvStore& store)
+    : store_(store), sequence_(static_cast<uint64_t>(NowUnixMillis()) << 20) {}
+
+void LogStore::Append(const std::string& group, const std::string& stream, int64_t timestamp_ms,
+                      std::string_view message) {
+  int64_t now = NowUnixMillis();
+  if (!known_groups_.count(group)) {
+    if (!store_.Get("logs/g/" + group).ok()) {
+      (void)store_.Put("logs/g/" + group, std::to_string(now), false);
+    }
+    known_groups_.insert(group);
+  }
+  std::string stream_key = "logs/s/" + group + "\x01" + stream;
+  if (!known_streams_.count(stream_key)) {
+    (void)store_.Put(stream_key, std::to_string(now), false);
+    known_streams_.insert(stream_key);
+  }
+  char sequence[20];
+  std::snprintf(sequence, sizeof(sequence), "%016llx",
+                static_cast<unsigned long long>(++sequence_));
+  nlohmann::json value = {{"s", stream}, {"m", message}, {"i", now}};
+  (void)store_.Put("logs/e/" + group + "\x01" + TimeKey(timestamp_ms) + sequence,
+                   value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), false);
+}
+
+bool LogStore::GroupExists(const std::string& group) {
+  return known_groups_.count(group) || store_.Get("logs/g/" + group).ok();
+}
+
+std::vector<std::string> LogStore::Groups(const std::string& prefix) {
+  std::vector<std::string> groups;
+  (void)store_.Scan("logs/g/" + prefix, "", [&](std::string_view key, std::string_view) {
+    groups.emplace_back(key.substr(7));
+    return true;
+  });
+  return groups;
+}
+
+std::vector<LogStreamInfo> LogStore::Streams(const std::string& group) {
+  std::vector<LogStreamInfo> streams;
+  std::string prefix = "logs/s/" + group + "\x01";
+  (void)store_.Scan(prefix, "", [&](std::string_view key, std::string_view value) {
+    LogStreamInfo info;
+    info.name = std::string(key.substr(prefix.size()));
+    info.creation_ms = std::atoll(std::string(value).c_str());
+    streams.push_back(std::move(info));
+    return true;
+  });
+  return streams;
+}
+
+std::vector<LogEvent> LogStore::Read(const std::string& group, const std::string& stream_filter,
+                                     int64_t start_ms, int64_t end_ms,
+                                     const std::string& after_token, size_t limit,
+                                     std::string* next_token) {
+  std::vector<LogEvent> events;
+  next_token->clear();
+  std::string prefix = "logs/e/" + group + "\x01";
+  std::string start = after_token.empty() ? prefix + TimeKey(start_ms) : prefix + after_token;
+  (void)store_.Scan(prefix, start, [&](std::string_view key, std::string_view value) {
+    std::string suffix(key.substr(prefix.size()));
+    if (!after_token.empty() && suffix == after_token) return true;  // resume after it
+    int64_t timestamp = std::atoll(suffix.substr(0, 13).c_str());
+    if (end_ms > 0 && timestamp >= end_ms) return false;
+    auto parsed = nlohmann::json::parse(value, nullptr, false);
+    if (parsed.is_discarded()) return true;
+    std::string stream = parsed.value("s", "");
+    if (!stream_filter.empty() && stream != stream_filter) return true;
+    if (events.size() >= limit) {
+      *next_token = events.back().event_id;
+      return false;
+    }
+    LogEvent event;
+    event.stream = std::move(stream);
+    event.timestamp_ms = timestamp;
+    event.ingestion_ms = parsed.value("i", int64_t{0});
+    event.message = parsed.value("m", "");
+    event.event_id = suffix;
+    events.push_back(std::move(event));
+    return true;
+  });
+  return events;
+}
+
+}  // namespace haneul::invoker
