@@ -1,0 +1,32 @@
+// haneul: a thin shell over the libraries. Picks the sub-command and hands over.
+#include <cstdio>
+#include <cstring>
+
+#include "commands.h"
+
+namespace {
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: haneul <command> [options]\n"
+               "  serve   [--port 4747] [--host 127.0.0.1] [--data DIR] [--example]\n"
+               "  invoke  NAME [--payload JSON] [--endpoint URL]\n"
+               "  deploy  DIR --runtime python3 --handler app.handler [--name NAME]\n"
+               "  logs    NAME [--follow]\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    Usage();
+    return 2;
+  }
+  const char* command = argv[1];
+  if (std::strcmp(command, "serve") == 0) return haneul::cli::Serve(argc - 1, argv + 1);
+  if (std::strcmp(command, "invoke") == 0) return haneul::cli::Invoke(argc - 1, argv + 1);
+  if (std::strcmp(command, "deploy") == 0) return haneul::cli::Deploy(argc - 1, argv + 1);
+  if (std::strcmp(command, "logs") == 0) return haneul::cli::Logs(argc - 1, argv + 1);
+  Usage();
+  return 2;
+}

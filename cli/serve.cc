@@ -1,0 +1,230 @@
+// `haneul serve`: opens the data directory, builds the services and serves them on one endpoint.
+// Routing follows DESIGN.md: Lambda by path (/2015-03-31/...), CloudWatch Logs by X-Amz-Target.
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <optional>
+#include <utility>  // before Asio: Boost 1.74 uses std::exchange without it
+#include <boost/asio.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "client_commands.h"
+#include "commands.h"
+#include "haneul/common/http_client.h"
+#include "haneul/common/http.h"
+#include "haneul/common/ids.h"
+#include "haneul/common/kv_store.h"
+#include "haneul/common/log.h"
+#include "haneul/invoker/lambda_service.h"
+#include "haneul/invoker/logs_service.h"
+
+namespace haneul::cli {
+
+namespace {
+
+// The largest request the endpoint reads: a CreateFunction with a 50 MB zip, base64-encoded.
+constexpr size_t kEndpointBodyLimit = 70 * 1024 * 1024;
+
+struct ServeFlags {
+  std::string host = "127.0.0.1";
+  int port = 4747;
+  std::string data;
+  std::string runtimes;
+  std::string python = "/usr/bin/python3";
+  std::string node = "/usr/bin/node";
+  std::string sandbox = "process";
+  std::string log_level = "info";
+  bool example = false;
+  size_t max_environments = 64;
+};
+
+bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) return false;
+      *out = argv[++i];
+      return true;
+    };
+    std::string text;
+    if (arg == "--host") {
+      if (!value(&flags->host)) return false;
+    } else if (arg == "--port") {
+      if (!value(&text)) return false;
+      flags->port = std::atoi(text.c_str());
+      if (flags->port < 0 || flags->port > 65535) return false;
+    } else if (arg == "--data") {
+      if (!value(&flags->data)) return false;
+    } else if (arg == "--runtimes-dir") {
+      if (!value(&flags->runtimes)) return false;
+    } else if (arg == "--python") {
+      if (!value(&flags->python)) return false;
+    } else if (arg == "--node") {
+      if (!value(&flags->node)) return false;
+    } else if (arg == "--sandbox") {
+      if (!value(&flags->sandbox)) return false;
+    } else if (arg == "--log-level") {
+      if (!value(&flags->log_level)) return false;
+    } else if (arg == "--max-environments") {
+      if (!value(&text)) return false;
+      flags->max_environments = static_cast<size_t>(std::max(1, std::atoi(text.c_str())));
+    } else if (arg == "--example") {
+      flags->example = true;
+    } else {
+      std::fprintf(stderr, "haneul serve: unknown flag %s\n", arg.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Deploys examples/hello-python as `hello` through the public API, as a user would.
+void DeployExample(const std::string& endpoint, const std::string& runtimes_directory) {
+  std::string directory = runtimes_directory + "/../examples/hello-python";
+  auto zip = ZipDirectory(directory);
+  if (!zip.ok()) {
+    std::fprintf(stderr, "haneul: example not deployed: %s\n", zip.status().message().c_str());
+    return;
+  }
+  nlohmann::json body = {{"FunctionName", "hello"},
+                         {"Runtime", "python3.11"},
+                         {"Handler", "app.handler"},
+                         {"Role", "arn:aws:iam::000000000000:role/haneul"},
+                         {"Code", {{"ZipFile", Base64Encode(*zip)}}}};
+  HttpClient client;
+  Headers headers;
+  headers.Set("Content-Type", "application/json");
+  auto response = client.Send("POST", endpoint + "/2015-03-31/functions", headers, body.dump());
+  if (!response.ok()) {
+    std::fprintf(stderr, "haneul: example not deployed: %s\n",
+                 response.status().message().c_str());
+  } else if (response->status != 201) {
+    std::fprintf(stderr, "haneul: example not deployed: %s\n",
+                 FormatAwsError(response->status, response->headers, response->body).c_str());
+  }
+}
+
+}  // namespace
+
+int Serve(int argc, char** argv) {
+  ServeFlags flags;
+  if (!ParseServeFlags(argc, argv, &flags)) {
+    std::fprintf(stderr,
+                 "usage: haneul serve [--port 4747] [--host 127.0.0.1] [--data DIR] [--example]\n"
+                 "                    [--runtimes-dir DIR] [--python PATH] [--node PATH]\n"
+                 "                    [--sandbox process] [--max-environments N] "
+                 "[--log-level info]\n");
+    return 2;
+  }
+  InitLogging(flags.log_level);
+  if (flags.data.empty()) {
+    const char* home = std::getenv("HOME");
+    flags.data = std::string(home ? home : ".") + "/.haneul";
+  }
+  if (flags.runtimes.empty()) {
+    const char* env = std::getenv("HANEUL_RUNTIMES_DIR");
+    flags.runtimes = env ? env : invoker::DefaultRuntimesDirectory();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(flags.data, ec);
+  if (ec) {
+    std::fprintf(stderr, "haneul: cannot create data directory %s: %s\n", flags.data.c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
+  auto store = KvStore::Open(flags.data + "/db");
+  if (!store.ok()) {
+    std::fprintf(stderr, "haneul: %s\n", store.status().message().c_str());
+    return 1;
+  }
+
+  // SIGPIPE: a client that hangs up must not end the server. SIGINT/SIGTERM stop the loop.
+  signal(SIGPIPE, SIG_IGN);
+  EventLoop loop;
+  boost::asio::signal_set signals(loop.context(), SIGINT, SIGTERM);
+  signals.async_wait([&loop](boost::system::error_code, int) { loop.Stop(); });
+
+  invoker::LogStore logs(**store);
+  invoker::LambdaOptions options;
+  options.data_directory = flags.data;
+  options.runtimes_directory = flags.runtimes;
+  options.python = flags.python;
+  options.node = flags.node;
+  options.sandbox = flags.sandbox;
+  options.max_environments = flags.max_environments;
+  auto lambda = invoker::LambdaService::Create(loop, **store, logs, options);
+  if (!lambda.ok()) {
+    std::fprintf(stderr, "haneul: %s\n", lambda.status().message().c_str());
+    return 1;
+  }
+  invoker::LogsService logs_service(logs);
+
+  HttpServer server(loop);
+  HttpListenOptions listen;
+  listen.host = flags.host;
+  listen.port = static_cast<uint16_t>(flags.port);
+  listen.body_limit = kEndpointBodyLimit;
+  listen.too_large = [](const HttpRequest& request) {
+    bool invoke = request.path.find("/invocations") != std::string::npos;
+    HttpResponse response = HttpResponse::Json(
+        413, nlohmann::json{{"Type", "User"},
+                            {"message", invoke ? "Request must be smaller than 6291456 bytes "
+                                                 "for the InvokeFunction operation"
+                                               : "Request must be smaller than 70167211 bytes"}}
+                 .dump());
+    response.headers.Set("x-amzn-ErrorType",
+                         invoke ? "RequestTooLargeException" : "RequestEntityTooLargeException");
+    return response;
+  };
+  auto& lambda_service = **lambda;
+  auto port = server.Listen(listen, [&](HttpRequest request, std::shared_ptr<Responder> responder) {
+    if (logs_service.Handle(request, responder)) return;
+    if (lambda_service.Handle(request, responder)) return;
+    HttpResponse response = HttpResponse::Json(
+        404, nlohmann::json{{"message", "No service at " + request.method + " " + request.path}}
+                 .dump());
+    response.headers.Set("x-amzn-ErrorType", "UnknownOperationException");
+    responder->Respond(std::move(response));
+  });
+  if (!port.ok()) {
+    std::fprintf(stderr, "haneul: %s\n", port.status().message().c_str());
+    return 1;
+  }
+  std::string endpoint = "http://" + flags.host + ":" + std::to_string(*port);
+  std::fprintf(stderr, "haneul: listening on %s (data %s, sandbox %s)\n", endpoint.c_str(),
+               flags.data.c_str(), flags.sandbox.c_str());
+  std::fflush(stderr);
+
+  std::thread example_thread;
+  if (flags.example && !lambda_service.HasFunction("hello")) {
+    // Through the HTTP API from another thread: the loop must be running to answer.
+    example_thread = std::thread([endpoint, runtimes = flags.runtimes] {
+      DeployExample(endpoint, runtimes);
+      std::fprintf(stderr,
+                   "haneul: example function `hello` ready; try:\n"
+                   "  aws lambda invoke --endpoint-url %s --function-name hello "
+                   "--cli-binary-format raw-in-base64-out --payload '{\"name\":\"you\"}' "
+                   "/dev/stdout\n",
+                   endpoint.c_str());
+    });
+  }
+  loop.Run();
+  if (example_thread.joinable()) example_thread.join();
+  // Orderly shutdown: stop accepting, then end every environment (killing its worker) while the
+  // loop still exists to run what their destruction posts.
+  server.Close();
+  loop.context().restart();
+  loop.context().poll();
+  lambda->reset();
+  loop.context().poll();
+  std::fprintf(stderr, "haneul: stopped\n");
+  return 0;
+}
+
+}  // namespace haneul::cli
