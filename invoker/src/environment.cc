@@ -331,6 +331,8 @@ void Environment::Deliver() {
 
 std::string Environment::ReportLine(const std::string& suffix) {
   double duration = MillisSince(invoke_started_);
+  // A timed-out invocation reports exactly its timeout, as Lambda does.
+  if (suffix == "Status: timeout") duration = function_->timeout_seconds * 1000.0;
   uint64_t peak = worker_ ? worker_->PeakMemoryBytes() : 0;
   uint64_t peak_mb = (peak + (1 << 20) - 1) >> 20;
   double billed = std::ceil(duration);
@@ -372,8 +374,8 @@ void Environment::Finish(bool function_error, std::string payload,
 }
 
 void Environment::OnResult(runtime_api::InvocationResult result) {
-  state_ = State::kIdle;
   Finish(result.is_error, std::move(result.body), "");
+  state_ = State::kIdle;
   // Hand the environment back from the loop, not from inside the Runtime API's call stack.
   context_.loop->Post([weak = weak_from_this()] {
     auto self = weak.lock();

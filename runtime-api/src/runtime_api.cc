@@ -115,17 +115,15 @@ void RuntimeApi::Handle(HttpRequest request, std::shared_ptr<Responder> responde
     responder->Respond(ErrorResponse(405, "MethodNotAllowed", "Method Not Allowed"));
     return;
   }
-  if (!current_ || current_->request_id != id) {
-    responder->Respond(ErrorResponse(400, "InvalidRequestID", "Invalid request ID"));
-    return;
-  }
-  if (state_ != State::kInvoking) {
-    // The invocation was delivered and already answered (or not yet delivered).
+  if (id == completed_id_) {
+    // The invocation was answered already: a second post is a state error, not an unknown id.
     responder->Respond(ErrorResponse(
         403, "InvalidStateTransition",
-        "State transition from " +
-            std::string(state_ == State::kAwaitingNext ? "RuntimeResponseSent" : "Ready") +
-            " to InvocationResponse failed"));
+        "State transition from RuntimeResponseSent to InvocationResponse failed"));
+    return;
+  }
+  if (!current_ || current_->request_id != id || state_ != State::kInvoking) {
+    responder->Respond(ErrorResponse(400, "InvalidRequestID", "Invalid request ID"));
     return;
   }
   InvocationResult result;
@@ -163,6 +161,7 @@ HttpResponse RuntimeApi::HandleTooLarge(const HttpRequest& request) {
 
 void RuntimeApi::Invoke(Invocation invocation, std::function<void(InvocationResult)> done) {
   current_ = std::move(invocation);
+  completed_id_.clear();
   done_ = std::move(done);
   if (state_ == State::kIdle) Deliver();
 }
@@ -195,7 +194,9 @@ void RuntimeApi::Deliver() {
 
 void RuntimeApi::Complete(InvocationResult result) {
   state_ = State::kAwaitingNext;
-  // current_ stays, so that a second post for the same id is told InvalidStateTransition.
+  // Remembered so that a second post for the same id is told InvalidStateTransition.
+  completed_id_ = std::move(current_->request_id);
+  current_.reset();
   auto done = std::move(done_);
   done_ = nullptr;
   if (done) done(std::move(result));

@@ -82,6 +82,19 @@ TEST(RuntimeApi, NextParksUntilAnInvocationArrives) {
   EXPECT_EQ(result->body, "42");
 }
 
+TEST(RuntimeApi, NextAfterAResponseWaitsForTheNextInvocation) {
+  Harness h;
+  h.Next();
+  h.api.Invoke(MakeInvocation("req-1"), [](InvocationResult) {});
+  h.Send(Request("POST", "/2018-06-01/runtime/invocation/req-1/response", "1"));
+  auto next = h.Next();
+  EXPECT_FALSE(next->responded()) << "the answered invocation must not be delivered again";
+  h.api.Invoke(MakeInvocation("req-2"), [](InvocationResult) {});
+  ASSERT_TRUE(next->responded());
+  EXPECT_EQ(next->response_->headers.Get("Lambda-Runtime-Aws-Request-Id"), "req-2");
+  EXPECT_EQ(next->response_->body, R"({"k":1})");
+}
+
 TEST(RuntimeApi, QueuedInvocationIsDeliveredOnFirstNext) {
   Harness h;
   std::optional<InvocationResult> result;

@@ -85,7 +85,8 @@ class RuntimeApi {
   Callbacks callbacks_;
   State state_ = State::kInitializing;
   std::shared_ptr<Responder> parked_next_;
-  std::optional<Invocation> current_;
+  std::optional<Invocation> current_;  // queued or being run; reset once answered
+  std::string completed_id_;           // the last answered invocation
   std::function<void(InvocationResult)> done_;
 };
 
