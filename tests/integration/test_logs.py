@@ -1,0 +1,147 @@
+"""Logs: huge output, `haneul logs`, and the CloudWatch Logs API (boto3 and awscli)."""
+
+import json
+import subprocess
+
+from lambda_helpers import haneul_bin, invoke, poll
+
+PY_LOGGER = r'''
+import os
+def handler(event, context):
+    print("log line from handler:", event.get("tag"))
+    return {"stream": os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")}
+'''
+
+PY_FLOOD = r'''
+import sys
+def handler(event, context):
+    line = "L" * 1023 + "\n"
+    write = sys.stdout.write
+    for _ in range(event["mb"] * 1024):
+        write(line)
+    sys.stdout.flush()
+    print("flood done")
+    return {"done": True, "mb": event["mb"]}
+'''
+
+
+def test_hundred_megabytes_of_logs(lambda_client, functions):
+    name = functions.create({"app.py": PY_FLOOD}, Timeout=120, MemorySize=256)["FunctionName"]
+    inv = invoke(lambda_client, name, {"mb": 100})
+    assert inv.function_error is None, str(inv)
+    assert inv.payload == {"done": True, "mb": 100}
+    # LogResult is the last 4 KB of the execution log.
+    assert len(inv.log.encode()) <= 4096, len(inv.log.encode())
+    assert f"REPORT RequestId: {inv.request_id}" in inv.log
+    assert "flood done" in inv.log
+
+    # The server keeps serving: another function, the control plane, and this function again.
+    other = functions.create({"app.py": PY_LOGGER})["FunctionName"]
+    assert invoke(lambda_client, other, {"tag": "after flood"}).function_error is None
+    assert lambda_client.list_functions()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    again = invoke(lambda_client, name, {"mb": 1})
+    assert again.function_error is None, str(again)
+    assert again.payload == {"done": True, "mb": 1}
+    # With 1 MB of output, the 4 KB tail holds only the end of it, END and REPORT.
+    assert len(again.log.encode()) <= 4096
+    assert f"END RequestId: {again.request_id}" in again.log
+    report = again.report()
+    assert report["memory"] == "256" and not report["init"], report
+
+
+def run_haneul(*args, timeout=60):
+    return subprocess.run([haneul_bin(), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_haneul_logs_cli(lambda_client, functions, endpoint):
+    name = functions.create({"app.py": PY_LOGGER})["FunctionName"]
+    inv = invoke(lambda_client, name, {"tag": "for-haneul-logs"})
+    rid = inv.request_id
+
+    def has_frame():
+        res = run_haneul("logs", name, "--endpoint", endpoint)
+        return res if (res.returncode == 0 and f"REPORT RequestId: {rid}" in res.stdout) else None
+
+    res = poll(has_frame, timeout=10, interval=0.3)
+    assert res, run_haneul("logs", name, "--endpoint", endpoint)
+    assert f"START RequestId: {rid} Version: $LATEST" in res.stdout
+    assert "log line from handler: for-haneul-logs" in res.stdout
+    assert f"END RequestId: {rid}" in res.stdout
+
+
+def events_text(events):
+    return "".join(e["message"] if e["message"].endswith("\n") else e["message"] + "\n"
+                   for e in events)
+
+
+def test_filter_log_events_awscli(aws, lambda_client, functions):
+    name = functions.create({"app.py": PY_LOGGER})["FunctionName"]
+    inv = invoke(lambda_client, name, {"tag": "for-awscli"})
+    rid = inv.request_id
+
+    def fetch():
+        out = aws("logs", "filter-log-events", "--log-group-name", f"/aws/lambda/{name}").json
+        text = events_text(out["events"])
+        return (out, text) if f"REPORT RequestId: {rid}" in text else None
+
+    got = poll(fetch, timeout=10, interval=0.3)
+    assert got, aws("logs", "filter-log-events", "--log-group-name", f"/aws/lambda/{name}").stdout
+    out, text = got
+    assert f"START RequestId: {rid} Version: $LATEST" in text
+    assert "log line from handler: for-awscli" in text
+    assert f"END RequestId: {rid}" in text
+    stream = inv.payload["stream"]
+    for e in out["events"]:
+        assert e["logStreamName"] == stream, e
+        assert isinstance(e["timestamp"], int) and e["timestamp"] > 1_600_000_000_000, e
+        assert isinstance(e["ingestionTime"], int), e
+        assert e.get("eventId"), e
+
+
+def test_logs_api_boto3(logs_client, lambda_client, functions):
+    name = functions.create({"app.py": PY_LOGGER})["FunctionName"]
+    first = invoke(lambda_client, name, {"tag": "one"})
+    assert first.function_error is None, str(first)
+    second = invoke(lambda_client, name, {"tag": "two"})
+    assert second.function_error is None, str(second)
+    group = f"/aws/lambda/{name}"
+    stream = first.payload["stream"]
+    assert second.payload["stream"] == stream, "one environment writes one stream"
+
+    def streams():
+        resp = logs_client.describe_log_streams(logGroupName=group)
+        return resp if any(s["logStreamName"] == stream for s in resp["logStreams"]) else None
+
+    resp = poll(streams, timeout=10, interval=0.2)
+    assert resp, logs_client.describe_log_streams(logGroupName=group)
+
+    def events():
+        resp = logs_client.get_log_events(logGroupName=group, logStreamName=stream,
+                                          startFromHead=True)
+        text = events_text(resp["events"])
+        return text if f"REPORT RequestId: {second.request_id}" in text else None
+
+    text = poll(events, timeout=10, interval=0.2)
+    assert text, logs_client.get_log_events(logGroupName=group, logStreamName=stream,
+                                            startFromHead=True)
+    # Both invocations, in order.
+    assert text.index(f"START RequestId: {first.request_id}") \
+        < text.index("log line from handler: one") \
+        < text.index(f"END RequestId: {first.request_id}") \
+        < text.index(f"START RequestId: {second.request_id}") \
+        < text.index("log line from handler: two")
+
+    # filterPattern: a plain term matches the events that contain it.
+    resp = logs_client.filter_log_events(logGroupName=group, filterPattern="REPORT")
+    assert resp["events"], resp
+    assert all("REPORT" in e["message"] for e in resp["events"]), resp["events"]
+    assert len(resp["events"]) == 2
+
+
+def test_logs_missing_group(logs_client):
+    import pytest
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as e:
+        logs_client.filter_log_events(logGroupName="/aws/lambda/never-existed-xyz")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert json.dumps(e.value.response["Error"])  # a proper error document
