@@ -112,7 +112,13 @@ bool CodeStore::Put(const std::string& zip, std::string* code_id, AwsError* erro
 
 Result<std::string> CodeStore::Directory(const std::string& code_id) {
   std::string target = directory_ + "/" + code_id;
-  if (fs::exists(target + "/.complete")) return target;
+  // Asked on every invocation: remember what is known to be unpacked, so the warm path does no
+  // filesystem work.
+  if (unpacked_.count(code_id)) return target;
+  if (fs::exists(target + "/.complete")) {
+    unpacked_.insert(code_id);
+    return target;
+  }
   std::error_code ec;
   fs::remove_all(target, ec);
   std::string staging = target + ".unpacking";
@@ -122,6 +128,7 @@ Result<std::string> CodeStore::Directory(const std::string& code_id) {
   int fd = open((staging + "/.complete").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
   if (fd >= 0) close(fd);
   if (rename(staging.c_str(), target.c_str()) != 0) return Status::FromErrno("rename " + target);
+  unpacked_.insert(code_id);
   return target;
 }
 

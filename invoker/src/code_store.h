@@ -4,6 +4,7 @@
 // Thread-compatible: the invoker calls it from the loop thread.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "haneul/common/aws_error.h"
@@ -30,6 +31,7 @@ class CodeStore {
  private:
   Status Unpack(const std::string& zip_path, const std::string& target);
   std::string directory_;
+  std::set<std::string> unpacked_;
 };
 
 }  // namespace haneul::invoker
