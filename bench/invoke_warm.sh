@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# invoke_warm: what one invocation costs on haneul, each figure beside its baseline in the same run.
+#
+#   bench/invoke_warm.sh [--quick] [--build-dir DIR]
+#
+# Warm invokes through the Lambda Invoke API (POST /2015-03-31/functions/NAME/invocations, body
+# {}), measured with wrk: p50/p99 latency at 1 connection, throughput at 16 connections, for
+#   - bench_echo_server, a bare Boost.Beast echo: the floor for any HTTP hop;
+#   - haneul, C++ no-op (provided.al2023, examples/provided-noop built with runtimes/cpp);
+#   - haneul, python no-op (python3.12, bench/functions/python_noop/app.py);
+#   - serverless-offline 13 on serverless 3, the same python handler through its own Invoke API.
+# Cold start: time to the first answer of a freshly created python function, against a bare
+# start of the interpreter the python runtime uses (/usr/bin/python3 with the bootstrap's imports).
+#
+# Targets are checked and reported, never asserted: these machines move by +-30%, and a CI test
+# must not depend on that. The script fails only when something could not be run or answered
+# with errors. Only 127.0.0.1 is used. Full run: 5 s per wrk run, under 3 minutes in all (plus
+# ~40 s for the one-time npm install of serverless-offline). --quick: 1 s runs, fewer cold starts;
+# it still installs and runs serverless-offline (npm install bounded by a timeout) and says so
+# plainly when that baseline is skipped, and why. HANEUL_BENCH_SKIP_OFFLINE=1 skips it on purpose;
+# HANEUL_BENCH_KEEP=1 keeps the scratch folder (server logs, raw wrk outputs); HANEUL=PATH runs
+# another haneul binary than BUILD_DIR/cli/haneul.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+build_dir="$root/build"
+quick=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --build-dir) build_dir=$(cd "$2" && pwd); shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--quick] [--build-dir DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$quick" = 1 ]; then
+  duration=1 warmup=1 cold_rounds=3 mode="quick: 1 s per wrk run"
+else
+  duration=5 warmup=1 cold_rounds=15 mode="full: 5 s per wrk run"
+fi
+npm_timeout=${HANEUL_BENCH_NPM_TIMEOUT:-240}
+
+haneul="${HANEUL:-$build_dir/cli/haneul}"
+echo_server="$build_dir/bench/bench_echo_server"
+bootstrap="$build_dir/examples/provided-noop/bootstrap"
+python_function="$here/functions/python_noop/app.py"
+system_python=/usr/bin/python3  # the interpreter haneul's python runtime runs on
+sls_source="$here/serverless-offline"
+sls_dir="$here/.serverless-offline"
+
+log() { echo "invoke_warm: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for tool in wrk curl zip base64 awk; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh installs it)"
+done
+for file in "$haneul" "$echo_server" "$bootstrap"; do
+  [ -x "$file" ] || die "$file is missing: build the project first (cmake --build $build_dir)"
+done
+[ -x "$system_python" ] || die "$system_python is missing"
+
+work=$(mktemp -d /tmp/haneul-bench.XXXXXX)
+process_groups=()  # each started with setsid: its id is its process group's
+cleanup() {
+  local pgid i
+  for pgid in "${process_groups[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
+  for i in $(seq 30); do
+    local alive=0
+    for pgid in "${process_groups[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pgid in "${process_groups[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null || true; done
+  if [ "${HANEUL_BENCH_KEEP:-0}" = 1 ]; then
+    log "kept logs and wrk outputs in $work"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+# Starts "$@" in a session of its own, logging to $1's log file; sets $started_pid.
+start_group() {
+  local logfile=$1; shift
+  setsid "$@" >"$logfile" 2>&1 </dev/null &
+  started_pid=$!
+  process_groups+=("$started_pid")
+}
+
+# Waits until logfile shows "listening on http://127.0.0.1:PORT" (or pattern $3) and prints PORT.
+wait_for_port() {
+  local logfile=$1 pid=$2 pattern=${3:-'listening on http://127\.0\.0\.1:[0-9]+'} seconds=${4:-30}
+  local i line
+  for i in $(seq $((seconds * 20))); do
+    line=$(grep -Eo "$pattern" "$logfile" 2>/dev/null | head -1 || true)
+    if [ -n "$line" ]; then echo "${line##*:}"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || { sed 's/^/    /' "$logfile" >&2; return 1; }
+    sleep 0.05
+  done
+  sed 's/^/    /' "$logfile" >&2
+  return 1
+}
+
+free_port() {
+  "$system_python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a";
+                                   else if (a / b < 0.1) printf "%.3f", a / b; else printf "%.2f", a / b }'
+}
+ms() { awk -v us="$1" 'BEGIN { if (us == "") print "n/a"; else printf "%.3f", us / 1000 }'; }
+
+# ---------------------------------------------------------------- wrk measurements
+declare -A p50 p99 rps errors skipped
+failures=()
+
+# run_wrk LABEL URL CONNECTIONS SECONDS: sets $wrk_result to the BENCH_RESULT line.
+run_wrk() {
+  local label=$1 url=$2 connections=$3 seconds=$4
+  local out="$work/wrk-$label-c$connections.txt"
+  wrk -t1 -c"$connections" -d"${seconds}s" --latency -s "$here/invoke.lua" "$url" >"$out" 2>&1 || true
+  wrk_result=$(grep '^BENCH_RESULT' "$out" || true)
+  if [ -z "$wrk_result" ]; then
+    sed 's/^/    /' "$out" >&2
+    return 1
+  fi
+}
+field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
+
+# measure LABEL URL: warm-up at 16 connections (so every environment it needs exists), then
+# latency at 1 connection and throughput at 16.
+measure() {
+  local label=$1 url=$2
+  log "measuring $label"
+  run_wrk "$label-warmup" "$url" 16 "$warmup" || true
+  if ! run_wrk "$label" "$url" 1 "$duration"; then skipped[$label]="wrk failed"; return 1; fi
+  p50[$label]=$(field p50_us "$wrk_result")
+  p99[$label]=$(field p99_us "$wrk_result")
+  local errors_c1=$(( $(field status_errors "$wrk_result") + $(field socket_errors "$wrk_result") ))
+  if ! run_wrk "$label" "$url" 16 "$duration"; then skipped[$label]="wrk failed"; return 1; fi
+  rps[$label]=$(field rps "$wrk_result")
+  errors[$label]=$(( errors_c1 + $(field status_errors "$wrk_result") + $(field socket_errors "$wrk_result") ))
+}
+
+# ---------------------------------------------------------------- the Lambda API of haneul
+# lambda_api METHOD PATH [JSON_FILE]: prints the HTTP status; the body lands in $work/response.
+lambda_api() {
+  local method=$1 path=$2 data=${3:-}
+  local args=(-sS -o "$work/response" -D "$work/response-headers" -w '%{http_code}' -X "$method"
+              -H 'Content-Type: application/json')
+  [ -n "$data" ] && args+=(--data-binary "@$data")
+  curl "${args[@]}" "http://127.0.0.1:$haneul_port$path" || echo 000
+}
+
+# create_function NAME RUNTIME HANDLER ZIP
+create_function() {
+  local name=$1 runtime=$2 handler=$3 zip=$4
+  {
+    printf '{"FunctionName":"%s","Runtime":"%s","Handler":"%s",' "$name" "$runtime" "$handler"
+    printf '"Role":"arn:aws:iam::000000000000:role/haneul-bench","MemorySize":256,"Timeout":30,'
+    printf '"Code":{"ZipFile":"%s"}}' "$(base64 -w0 "$zip")"
+  } >"$work/create.json"
+  local status
+  status=$(lambda_api POST /2015-03-31/functions "$work/create.json")
+  if [ "$status" != 201 ]; then
+    log "CreateFunction $name answered $status: $(head -c 400 "$work/response")"
+    return 1
+  fi
+}
+
+# invoke_check NAME EXPECTED_BODY: one invoke that must answer 200 with that body and no error.
+invoke_check() {
+  local name=$1 expected=$2 status
+  echo '{}' >"$work/event.json"
+  status=$(lambda_api POST "/2015-03-31/functions/$name/invocations" "$work/event.json")
+  if [ "$status" != 200 ] || grep -qi '^x-amz-function-error' "$work/response-headers" ||
+     [ "$(cat "$work/response")" != "$expected" ]; then
+    log "invoke of $name answered $status: $(head -c 400 "$work/response")"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------- serverless-offline
+sls_skip_reason=""
+start_serverless_offline() {
+  if [ "${HANEUL_BENCH_SKIP_OFFLINE:-0}" = 1 ]; then
+    sls_skip_reason="HANEUL_BENCH_SKIP_OFFLINE=1 was set"; return 1
+  fi
+  command -v npm >/dev/null || { sls_skip_reason="npm is not installed"; return 1; }
+  command -v node >/dev/null || { sls_skip_reason="node is not installed"; return 1; }
+  mkdir -p "$sls_dir"
+  if ! cmp -s "$sls_source/package.json" "$sls_dir/package.json" ||
+     [ ! -x "$sls_dir/node_modules/.bin/serverless" ] ||
+     [ ! -d "$sls_dir/node_modules/serverless-offline" ]; then
+    log "installing serverless@3 and serverless-offline@13 into $sls_dir (npm, at most ${npm_timeout} s)"
+    cp "$sls_source/package.json" "$sls_dir/package.json"
+    rm -f "$sls_dir/package-lock.json"
+    if ! (cd "$sls_dir" && timeout "$npm_timeout" npm install --no-audit --no-fund \
+            --loglevel=error >"$work/npm.log" 2>&1); then
+      sed 's/^/    /' "$work/npm.log" | tail -20 >&2
+      rm -f "$sls_dir/package.json"  # so that the next run tries again
+      sls_skip_reason="npm install of serverless@3 / serverless-offline@13 failed or took over ${npm_timeout} s"
+      return 1
+    fi
+  fi
+  cp "$sls_source/serverless.yml" "$python_function" "$sls_dir/"
+  # serverless-offline runs `python3` from PATH; make that Debian's, the one haneul runs.
+  mkdir -p "$work/python-bin"
+  ln -sf "$system_python" "$work/python-bin/python3"
+  local lambda_port http_port websocket_port alb_port
+  lambda_port=$(free_port) http_port=$(free_port) websocket_port=$(free_port) alb_port=$(free_port)
+  # Serverless v3 without network: no telemetry, no update notifications, no interactive setup.
+  start_group "$work/serverless-offline.log" env -C "$sls_dir" \
+    PATH="$work/python-bin:$PATH" SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
+    SLS_DEPRECATION_DISABLE='*' SLS_INTERACTIVE_SETUP_DISABLE=1 CI=1 \
+    node_modules/.bin/serverless offline start --host 127.0.0.1 --lambdaPort "$lambda_port" \
+    --httpPort "$http_port" --websocketPort "$websocket_port" --albPort "$alb_port"
+  if ! sls_port=$(wait_for_port "$work/serverless-offline.log" "$started_pid" \
+                  'Offline \[http for lambda\] listening on http://127\.0\.0\.1:[0-9]+' 60); then
+    sls_skip_reason="serverless-offline did not start (its log is above)"
+    return 1
+  fi
+  sls_url="http://127.0.0.1:$sls_port/2015-03-31/functions/haneul-bench-dev-noop/invocations"
+  if [ "$(curl -sS -X POST --data-binary '{}' "$sls_url" || true)" != "{}" ]; then
+    sls_skip_reason="serverless-offline did not answer {} to the first invoke"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------- the run
+log "mode: $mode; build: $build_dir"
+load_at_start=$(cut -d' ' -f1 /proc/loadavg)
+
+start_group "$work/echo.log" "$echo_server" --port 0
+echo_port=$(wait_for_port "$work/echo.log" "$started_pid") || die "bench_echo_server did not start"
+
+mkdir -p "$work/data"
+start_group "$work/haneul.log" "$haneul" serve --port 0 --data "$work/data"
+haneul_pid=$started_pid
+haneul_port=$(wait_for_port "$work/haneul.log" "$haneul_pid") || die "haneul serve did not start"
+log "haneul serve on 127.0.0.1:$haneul_port, echo server on 127.0.0.1:$echo_port"
+
+# Packages: the python file at the zip root; the bootstrap at the zip root, executable.
+(cd "$(dirname "$python_function")" && zip -q -X "$work/python.zip" app.py)
+cp "$bootstrap" "$work/bootstrap" && chmod 755 "$work/bootstrap"
+(cd "$work" && zip -q -X cpp.zip bootstrap)
+
+invoke_url() { echo "http://127.0.0.1:$haneul_port/2015-03-31/functions/$1/invocations"; }
+
+measure echo "http://127.0.0.1:$echo_port/" || failures+=("the echo server could not be measured")
+
+if create_function bench-cpp-noop provided.al2023 bootstrap "$work/cpp.zip" &&
+   invoke_check bench-cpp-noop '{}'; then
+  measure haneul_cpp "$(invoke_url bench-cpp-noop)" || failures+=("haneul C++ no-op: wrk failed")
+else
+  skipped[haneul_cpp]="deploy or first invoke failed"
+  failures+=("haneul C++ no-op could not be deployed or invoked")
+fi
+
+if create_function bench-python-noop python3.12 app.handler "$work/python.zip" &&
+   invoke_check bench-python-noop '{}'; then
+  measure haneul_python "$(invoke_url bench-python-noop)" || failures+=("haneul python no-op: wrk failed")
+else
+  skipped[haneul_python]="deploy or first invoke failed"
+  failures+=("haneul python no-op could not be deployed or invoked")
+fi
+
+if start_serverless_offline; then
+  measure offline_python "$sls_url" || sls_skip_reason="wrk failed against serverless-offline"
+fi
+[ -n "$sls_skip_reason" ] && skipped[offline_python]=$sls_skip_reason
+
+# Cold starts, one round at a time: a bare interpreter start, then the first invoke of a freshly
+# created function (creation is not timed; curl's time_total covers the invoke alone).
+log "cold starts: $cold_rounds rounds"
+imports='import json, os, sys, time, http.client, importlib'
+: >"$work/cold-bare.txt"
+: >"$work/cold-haneul.txt"
+: >"$work/cold-pass.txt"
+cold_failed=""
+for round in $(seq "$cold_rounds"); do
+  t0=$EPOCHREALTIME
+  "$system_python" -c "$imports"
+  t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }' >>"$work/cold-bare.txt"
+  t0=$EPOCHREALTIME
+  "$system_python" -c pass
+  t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }' >>"$work/cold-pass.txt"
+
+  name="bench-cold-$round"
+  if ! create_function "$name" python3.12 app.hello "$work/python.zip"; then
+    cold_failed="CreateFunction failed"; break
+  fi
+  seconds=$(curl -sS -o "$work/cold-response" -w '%{http_code} %{time_total}' -X POST \
+              -H 'Content-Type: application/json' --data-binary '{}' "$(invoke_url "$name")" || true)
+  if [ "${seconds%% *}" != 200 ] || [ "$(cat "$work/cold-response")" != '{"message": "hello"}' ]; then
+    cold_failed="first invoke of $name answered ${seconds%% *}: $(head -c 300 "$work/cold-response")"
+    break
+  fi
+  awk -v s="${seconds#* }" 'BEGIN { printf "%.3f\n", s * 1000 }' >>"$work/cold-haneul.txt"
+  lambda_api DELETE "/2015-03-31/functions/$name" >/dev/null
+done
+cold_bare=$(median <"$work/cold-bare.txt")
+cold_pass=$(median <"$work/cold-pass.txt")
+if [ -n "$cold_failed" ]; then
+  cold_haneul=""
+  failures+=("python cold start: $cold_failed")
+else
+  cold_haneul=$(median <"$work/cold-haneul.txt")
+fi
+
+kill -0 "$haneul_pid" 2>/dev/null || failures+=("haneul serve exited during the run (log below)")
+for label in haneul_cpp haneul_python; do
+  if [ -n "${errors[$label]:-}" ] && [ "${errors[$label]}" != 0 ]; then
+    failures+=("$label: wrk counted ${errors[$label]} failed requests (non-2xx or socket errors)")
+  fi
+done
+
+# ---------------------------------------------------------------- report
+row() {  # row LABEL TITLE BASELINE_LABEL
+  local label=$1 title=$2 base=${3:-}
+  if [ -n "${skipped[$label]:-}" ] || [ -z "${p50[$label]:-}" ]; then
+    printf '  %-38s skipped: %s\n' "$title" "${skipped[$label]:-not measured}"
+    return
+  fi
+  local extra=""
+  if [ -n "$base" ] && [ -n "${p50[$base]:-}" ]; then
+    extra=$(printf '  x%s / x%s / x%s' "$(ratio "${p50[$label]}" "${p50[$base]}")" \
+              "$(ratio "${p99[$label]}" "${p99[$base]}")" "$(ratio "${rps[$label]}" "${rps[$base]}")")
+  fi
+  if [ "${errors[$label]:-0}" != 0 ]; then extra+="  (${errors[$label]} failed requests)"; fi
+  printf '  %-38s %9s %9s %10.0f%s\n' "$title" "$(ms "${p50[$label]}")" "$(ms "${p99[$label]}")" \
+    "${rps[$label]}" "$extra"
+}
+
+echo
+echo "invoke_warm ($mode; wrk -t1, 127.0.0.1; 2 cores shared by servers and wrk)"
+echo "Load average (1 min) at start: $load_at_start, at end: $(cut -d' ' -f1 /proc/loadavg) (other work on the machine skews every figure; the ratios less so)"
+echo "Warm invoke, POST {} through the Invoke API. Ratios: this / its baseline (p50 / p99 / req/s)."
+printf '  %-38s %9s %9s %10s\n' "" "p50 ms" "p99 ms" "req/s"
+printf '  %-38s %9s %9s %10s\n' "" "(1 conn)" "(1 conn)" "(16 conn)"
+row echo "Beast echo server (baseline)"
+row haneul_cpp "haneul C++ no-op (provided.al2023)" echo
+row offline_python "serverless-offline python (baseline)"
+row haneul_python "haneul python no-op (python3.12)" offline_python
+if [ -n "${p50[haneul_python]:-}" ] && [ -n "${p50[echo]:-}" ]; then
+  printf '  %-38s x%s / x%s / x%s\n' "  haneul python / echo server" \
+    "$(ratio "${p50[haneul_python]}" "${p50[echo]}")" "$(ratio "${p99[haneul_python]}" "${p99[echo]}")" \
+    "$(ratio "${rps[haneul_python]}" "${rps[echo]}")"
+fi
+echo
+echo "Cold start: median of $cold_rounds, ms"
+printf '  %-38s %9s\n' "bare $system_python start (baseline)" "$cold_bare"
+if [ -n "$cold_haneul" ]; then
+  printf '  %-38s %9s  x%s\n' "haneul python first invoke" "$cold_haneul" "$(ratio "$cold_haneul" "$cold_bare")"
+else
+  printf '  %-38s skipped: %s\n' "haneul python first invoke" "$cold_failed"
+fi
+echo "  (baseline: $system_python -c '$imports')"
+printf '  %-38s %9s  (for reference: the interpreter alone)\n' "bare $system_python -c pass" "$cold_pass"
+echo
+echo "Targets (reported, not asserted):"
+report_target() {  # TITLE VALUE BASELINE FACTOR UNIT WHY_MISSING
+  local title=$1 value=$2 base=$3 factor=$4 unit=$5 why=$6
+  if [ -z "$value" ] || [ -z "$base" ]; then
+    printf '  [SKIP] %s: %s\n' "$title" "$why"
+    return
+  fi
+  local r verdict
+  r=$(ratio "$value" "$base")
+  verdict=$(awk -v r="$r" -v f="$factor" 'BEGIN { print (r + 0 <= f + 0) ? "MET" : "MISSED" }')
+  printf '  [%s] %s: %s %s vs %s %s = x%s (target <= x%s)\n' "$verdict" "$title" \
+    "$value" "$unit" "$base" "$unit" "$r" "$factor"
+}
+report_target "C++ warm p50 <= 3x the echo round trip" \
+  "$(ms "${p50[haneul_cpp]:-}" | grep -v n/a || true)" "$(ms "${p50[echo]:-}" | grep -v n/a || true)" 3 ms \
+  "${skipped[haneul_cpp]:-${skipped[echo]:-not measured}}"
+report_target "python warm p50 <= 0.5x serverless-offline's" \
+  "$(ms "${p50[haneul_python]:-}" | grep -v n/a || true)" "$(ms "${p50[offline_python]:-}" | grep -v n/a || true)" 0.5 ms \
+  "${skipped[haneul_python]:-${skipped[offline_python]:+serverless-offline baseline skipped: ${skipped[offline_python]}}}"
+report_target "python cold start <= 1.5x a bare python start" "$cold_haneul" "$cold_bare" 1.5 ms \
+  "${cold_failed:-not measured}"
+
+if [ -n "$sls_skip_reason" ]; then
+  echo
+  echo "NOTE: the serverless-offline baseline was skipped: $sls_skip_reason."
+fi
+if [ ${#failures[@]} -gt 0 ]; then
+  echo
+  echo "FAILED to run parts of the benchmark:"
+  printf '  - %s\n' "${failures[@]}"
+  echo "haneul serve log (last 40 lines):"
+  tail -40 "$work/haneul.log" | sed 's/^/    /'
+  exit 1
+fi
