@@ -82,10 +82,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Placement: every server under test (and what it spawns) on CPU 1, wrk on CPU 0, the same for
+# baselines and haneul. Unpinned, the scheduler sometimes puts wrk and a server on one CPU and
+# sometimes not, which moved the echo baseline between 20 and 60 us from run to run. Set
+# HANEUL_BENCH_PIN=0 to run unpinned.
+pin_server=() pin_client=()
+if [ "${HANEUL_BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  pin_server=(taskset -c 1) pin_client=(taskset -c 0)
+  placement="servers pinned to CPU 1, wrk to CPU 0"
+else
+  placement="unpinned"
+fi
+
 # Starts "$@" in a session of its own, logging to $1's log file; sets $started_pid.
 start_group() {
   local logfile=$1; shift
-  setsid "$@" >"$logfile" 2>&1 </dev/null &
+  setsid "${pin_server[@]}" "$@" >"$logfile" 2>&1 </dev/null &
   started_pid=$!
   process_groups+=("$started_pid")
 }
@@ -123,7 +135,8 @@ failures=()
 run_wrk() {
   local label=$1 url=$2 connections=$3 seconds=$4
   local out="$work/wrk-$label-c$connections.txt"
-  wrk -t1 -c"$connections" -d"${seconds}s" --latency -s "$here/invoke.lua" "$url" >"$out" 2>&1 || true
+  "${pin_client[@]}" wrk -t1 -c"$connections" -d"${seconds}s" --latency -s "$here/invoke.lua" "$url" \
+    >"$out" 2>&1 || true
   wrk_result=$(grep '^BENCH_RESULT' "$out" || true)
   if [ -z "$wrk_result" ]; then
     sed 's/^/    /' "$out" >&2
@@ -340,7 +353,7 @@ row() {  # row LABEL TITLE BASELINE_LABEL
 }
 
 echo
-echo "invoke_warm ($mode; wrk -t1, 127.0.0.1; 2 cores shared by servers and wrk)"
+echo "invoke_warm ($mode; wrk -t1, 127.0.0.1; $placement)"
 echo "Load average (1 min) at start: $load_at_start, at end: $(cut -d' ' -f1 /proc/loadavg) (other work on the machine skews every figure; the ratios less so)"
 echo "Warm invoke, POST {} through the Invoke API. Ratios: this / its baseline (p50 / p99 / req/s)."
 printf '  %-38s %9s %9s %10s\n' "" "p50 ms" "p99 ms" "req/s"
