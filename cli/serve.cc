@@ -150,7 +150,7 @@ int Serve(int argc, char** argv) {
   boost::asio::signal_set signals(loop.context(), SIGINT, SIGTERM);
   signals.async_wait([&loop](boost::system::error_code, int) { loop.Stop(); });
 
-  invoker::LogStore logs(**store);
+  invoker::LogStore logs(**store, &loop);
   invoker::LambdaOptions options;
   options.data_directory = flags.data;
   options.runtimes_directory = flags.runtimes;

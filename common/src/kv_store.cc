@@ -3,6 +3,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 
 namespace haneul {
 
@@ -32,6 +33,17 @@ Status KvStore::Put(std::string_view key, std::string_view value, bool sync) {
   auto status = impl_->db->Put(options, rocksdb::Slice(key.data(), key.size()),
                                rocksdb::Slice(value.data(), value.size()));
   if (!status.ok()) return Status::IoError("store put: " + status.ToString());
+  return Status::Ok();
+}
+
+Status KvStore::PutBatch(const std::vector<std::pair<std::string, std::string>>& pairs,
+                         bool sync) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : pairs) batch.Put(key, value);
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  auto status = impl_->db->Write(options, &batch);
+  if (!status.ok()) return Status::IoError("store batch: " + status.ToString());
   return Status::Ok();
 }
 

@@ -306,8 +306,9 @@ void Environment::OnInitTimeout() {
   if (worker_) worker_->Kill();
 }
 
-void Environment::Invoke(runtime_api::Invocation invocation, Done done) {
+void Environment::Invoke(runtime_api::Invocation invocation, bool want_tail, Done done) {
   pending_ = std::move(invocation);
+  want_tail_ = want_tail;
   done_ = std::move(done);
   tail_.clear();
   if (state_ == State::kIdle) Deliver();
@@ -329,8 +330,7 @@ void Environment::Deliver() {
   });
 }
 
-std::string Environment::ReportLine(const std::string& suffix) {
-  double duration = MillisSince(invoke_started_);
+std::string Environment::ReportLine(double duration, const std::string& suffix) {
   // A timed-out invocation reports exactly its timeout, as Lambda does.
   if (suffix == "Status: timeout") duration = function_->timeout_seconds * 1000.0;
   uint64_t peak = worker_ ? worker_->PeakMemoryBytes() : 0;
@@ -357,20 +357,28 @@ std::string Environment::ReportLine(const std::string& suffix) {
 void Environment::Finish(bool function_error, std::string payload,
                          const std::string& report_suffix) {
   invoke_timer_.Cancel();
+  double duration = MillisSince(invoke_started_);
   // What the worker printed before it answered is already in the pipes: take it first, so the
   // output lands between START and END as on Lambda.
   ReadPipe(0);
   ReadPipe(1);
-  Platform("END RequestId: " + request_id_);
-  Platform(ReportLine(report_suffix));
   InvokeOutcome outcome;
   outcome.function_error = function_error;
   outcome.payload = std::move(payload);
-  outcome.log_tail = tail_.size() > kTailBytes ? tail_.substr(tail_.size() - kTailBytes) : tail_;
-  tail_.clear();
   auto done = std::move(done_);
   done_ = nullptr;
-  if (done) done(std::move(outcome));
+  if (!want_tail_ && done) {
+    done(std::move(outcome));
+    done = nullptr;
+  }
+  Platform("END RequestId: " + request_id_);
+  Platform(ReportLine(duration, report_suffix));
+  if (done) {
+    outcome.log_tail =
+        tail_.size() > kTailBytes ? tail_.substr(tail_.size() - kTailBytes) : tail_;
+    done(std::move(outcome));
+  }
+  tail_.clear();
 }
 
 void Environment::OnResult(runtime_api::InvocationResult result) {

@@ -53,7 +53,9 @@ class Environment : public std::enable_shared_from_this<Environment> {
   // (Runtime.InvalidEntrypoint for a missing or non-executable bootstrap).
   bool Start(std::string* error_type, std::string* error_message);
   // Runs one invocation (queued until init is over on a cold environment). done fires once.
-  void Invoke(runtime_api::Invocation invocation, Done done);
+  // With want_tail the outcome carries the log tail (START..REPORT); without it, done fires before
+  // END and REPORT are written, so their cost stays off the caller's wait.
+  void Invoke(runtime_api::Invocation invocation, bool want_tail, Done done);
 
   bool idle() const { return state_ == State::kIdle; }
   bool dead() const { return state_ == State::kDead; }
@@ -81,7 +83,7 @@ class Environment : public std::enable_shared_from_this<Environment> {
   void OnTimeout();
   void Finish(bool function_error, std::string payload, const std::string& report_suffix);
   void Die();
-  std::string ReportLine(const std::string& suffix);
+  std::string ReportLine(double duration_ms, const std::string& suffix);
 
   EnvironmentContext context_;
   std::shared_ptr<const FunctionConfig> function_;
@@ -110,6 +112,7 @@ class Environment : public std::enable_shared_from_this<Environment> {
   std::optional<runtime_api::Invocation> pending_;
   std::string request_id_;
   Done done_;
+  bool want_tail_ = true;
   std::chrono::steady_clock::time_point invoke_started_;
   std::string tail_;
 };

@@ -25,7 +25,7 @@ size_t Invoker::idle_environments(const std::string& name) const {
 
 bool Invoker::Invoke(std::shared_ptr<const FunctionConfig> function,
                      const std::string& code_directory, runtime_api::Invocation invocation,
-                     Environment::Done done) {
+                     bool want_tail, Environment::Done done) {
   revisions_[function->name] = function->revision;
   auto& idle = idle_[function->name];
   while (!idle.empty()) {
@@ -35,7 +35,7 @@ bool Invoker::Invoke(std::shared_ptr<const FunctionConfig> function,
       Drop(environment);
       continue;
     }
-    environment->Invoke(std::move(invocation), std::move(done));
+    environment->Invoke(std::move(invocation), want_tail, std::move(done));
     return true;
   }
   if (live_.size() >= max_environments_) {
@@ -67,7 +67,7 @@ bool Invoker::Invoke(std::shared_ptr<const FunctionConfig> function,
     return true;
   }
   live_[environment.get()] = environment;
-  environment->Invoke(std::move(invocation), std::move(done));
+  environment->Invoke(std::move(invocation), want_tail, std::move(done));
   return true;
 }
 

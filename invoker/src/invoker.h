@@ -23,7 +23,7 @@ class Invoker {
   // Returns false, without calling done, when no environment can be had (the caller answers
   // TooManyRequestsException).
   bool Invoke(std::shared_ptr<const FunctionConfig> function, const std::string& code_directory,
-              runtime_api::Invocation invocation, Environment::Done done);
+              runtime_api::Invocation invocation, bool want_tail, Environment::Done done);
   // The function changed (revision) or is gone (revision 0): idle environments of older revisions
   // stop now, busy ones when their invocation ends.
   void SetRevision(const std::string& name, uint64_t revision);

@@ -357,7 +357,7 @@ struct LambdaService::Impl {
     }
     std::string request_id = invocation.request_id;
     bool accepted = invoker->Invoke(
-        function, *directory, std::move(invocation),
+        function, *directory, std::move(invocation), tail,
         [responder, request_id, tail](InvokeOutcome outcome) {
           HttpResponse response;
           response.status = 200;

@@ -1,11 +1,9 @@
 // LogStore over KvStore. Keys:
 //   logs/g/<group>                          → creation time
 //   logs/s/<group>\x01<stream>             → creation time
-//   logs/e/<group>\x01<ts:13 digits><seq:16 hex> → {"s":stream,"m":message,"i":ingestion}
+//   logs/e/<group>\x01<ts:13 digits><seq:16 hex> → <stream>\0<ingestion ms>\0<message>
 // Log writes are not fsynced: a log line is not an acknowledged write.
 #include "haneul/invoker/log_store.h"
-
-#include <nlohmann/json.hpp>
 
 #include <cstdio>
 
@@ -23,8 +21,24 @@ std::string TimeKey(int64_t ms) {
 
 }  // namespace
 
-LogStore::LogStore(KvStore& store)
-    : store_(store), sequence_(static_cast<uint64_t>(NowUnixMillis()) << 20) {}
+// A burst of output (a handler printing 100 MB) is written in batches of about this size.
+constexpr size_t kMaxPendingBytes = 4 << 20;
+
+LogStore::LogStore(KvStore& store, EventLoop* loop)
+    : store_(store), sequence_(static_cast<uint64_t>(NowUnixMillis()) << 20) {
+  if (loop) flush_timer_ = std::make_unique<Timer>(*loop);
+}
+
+LogStore::~LogStore() { Flush(); }
+
+void LogStore::Flush() {
+  flush_scheduled_ = false;
+  if (flush_timer_) flush_timer_->Cancel();
+  if (pending_.empty()) return;
+  (void)store_.PutBatch(pending_, false);
+  pending_.clear();
+  pending_bytes_ = 0;
+}
 
 void LogStore::Append(const std::string& group, const std::string& stream, int64_t timestamp_ms,
                       std::string_view message) {
@@ -43,9 +57,22 @@ void LogStore::Append(const std::string& group, const std::string& stream, int64
   char sequence[20];
   std::snprintf(sequence, sizeof(sequence), "%016llx",
                 static_cast<unsigned long long>(++sequence_));
-  nlohmann::json value = {{"s", stream}, {"m", message}, {"i", now}};
-  (void)store_.Put("logs/e/" + group + "\x01" + TimeKey(timestamp_ms) + sequence,
-                   value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), false);
+  std::string value;
+  value.reserve(stream.size() + message.size() + 16);
+  value.append(stream);
+  value.push_back('\0');
+  value.append(std::to_string(now));
+  value.push_back('\0');
+  value.append(message);
+  pending_bytes_ += value.size() + group.size() + 40;
+  pending_.emplace_back("logs/e/" + group + "\x01" + TimeKey(timestamp_ms) + sequence,
+                        std::move(value));
+  if (!flush_timer_ || pending_bytes_ >= kMaxPendingBytes) {
+    Flush();
+  } else if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    flush_timer_->Start(kFlushDelay, [this] { Flush(); });
+  }
 }
 
 bool LogStore::GroupExists(const std::string& group) {
@@ -53,6 +80,7 @@ bool LogStore::GroupExists(const std::string& group) {
 }
 
 std::vector<std::string> LogStore::Groups(const std::string& prefix) {
+  Flush();
   std::vector<std::string> groups;
   (void)store_.Scan("logs/g/" + prefix, "", [&](std::string_view key, std::string_view) {
     groups.emplace_back(key.substr(7));
@@ -62,6 +90,7 @@ std::vector<std::string> LogStore::Groups(const std::string& prefix) {
 }
 
 std::vector<LogStreamInfo> LogStore::Streams(const std::string& group) {
+  Flush();
   std::vector<LogStreamInfo> streams;
   std::string prefix = "logs/s/" + group + "\x01";
   (void)store_.Scan(prefix, "", [&](std::string_view key, std::string_view value) {
@@ -87,19 +116,20 @@ std::vector<LogEvent> LogStore::Read(const std::string& group, const std::string
     if (!after_token.empty() && suffix == after_token) return true;  // resume after it
     int64_t timestamp = std::atoll(suffix.substr(0, 13).c_str());
     if (end_ms > 0 && timestamp >= end_ms) return false;
-    auto parsed = nlohmann::json::parse(value, nullptr, false);
-    if (parsed.is_discarded()) return true;
-    std::string stream = parsed.value("s", "");
+    auto first = value.find('\0');
+    auto second = first == std::string_view::npos ? first : value.find('\0', first + 1);
+    if (second == std::string_view::npos) return true;  // not a record of this format
+    std::string_view stream = value.substr(0, first);
     if (!stream_filter.empty() && stream != stream_filter) return true;
     if (events.size() >= limit) {
       *next_token = events.back().event_id;
       return false;
     }
     LogEvent event;
-    event.stream = std::move(stream);
+    event.stream = std::string(stream);
     event.timestamp_ms = timestamp;
-    event.ingestion_ms = parsed.value("i", int64_t{0});
-    event.message = parsed.value("m", "");
+    event.ingestion_ms = std::atoll(std::string(value.substr(first + 1, second - first - 1)).c_str());
+    event.message = std::string(value.substr(second + 1));
     event.event_id = suffix;
     events.push_back(std::move(event));
     return true;

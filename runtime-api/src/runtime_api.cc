@@ -133,8 +133,10 @@ void RuntimeApi::Handle(HttpRequest request, std::shared_ptr<Responder> responde
     result.error_type = std::string(request.headers.Get("Lambda-Runtime-Function-Error-Type"));
     if (result.error_type.empty()) result.error_type = "Runtime.Unknown";
   }
-  responder->Respond(Accepted());
+  // The caller waiting for this result is answered first, the runtime's 202 second: the runtime
+  // has nothing to do until its next /next, and this keeps one wake-up off the invoke path.
   Complete(std::move(result));
+  responder->Respond(Accepted());
 }
 
 HttpResponse RuntimeApi::HandleTooLarge(const HttpRequest& request) {

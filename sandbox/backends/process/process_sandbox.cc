@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 #include <string>
 
 namespace haneul::sandbox {
@@ -21,7 +20,12 @@ namespace {
 class ProcessWorker : public Worker {
  public:
   ProcessWorker(pid_t pid, int stdout_fd, int stderr_fd, int exit_fd)
-      : pid_(pid), stdout_fd_(stdout_fd), stderr_fd_(stderr_fd), exit_fd_(exit_fd) {}
+      : pid_(pid), stdout_fd_(stdout_fd), stderr_fd_(stderr_fd), exit_fd_(exit_fd) {
+    // Opened once: both are used around every invocation, and procfs re-renders on each pread.
+    std::string proc = "/proc/" + std::to_string(pid_);
+    status_fd_ = open((proc + "/status").c_str(), O_RDONLY | O_CLOEXEC);
+    clear_refs_fd_ = open((proc + "/clear_refs").c_str(), O_WRONLY | O_CLOEXEC);
+  }
 
   ~ProcessWorker() override {
     Kill();
@@ -33,6 +37,8 @@ class ProcessWorker : public Worker {
     close(stdout_fd_);
     close(stderr_fd_);
     if (exit_fd_ >= 0) close(exit_fd_);
+    if (status_fd_ >= 0) close(status_fd_);
+    if (clear_refs_fd_ >= 0) close(clear_refs_fd_);
   }
 
   pid_t pid() const override { return pid_; }
@@ -61,20 +67,20 @@ class ProcessWorker : public Worker {
 
   void ResetPeakMemory() override {
     // "5" resets the peak resident set size (VmHWM) of the process; see proc(5) clear_refs.
-    int fd = open(("/proc/" + std::to_string(pid_) + "/clear_refs").c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    ssize_t ignored = write(fd, "5", 1);
+    if (clear_refs_fd_ < 0) return;
+    ssize_t ignored = pwrite(clear_refs_fd_, "5", 1, 0);
     (void)ignored;
-    close(fd);
   }
 
   uint64_t PeakMemoryBytes() override {
-    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-    }
-    return 0;
+    if (status_fd_ < 0) return 0;
+    char buffer[4096];
+    ssize_t n = pread(status_fd_, buffer, sizeof(buffer) - 1, 0);
+    if (n <= 0) return 0;
+    buffer[n] = '\0';
+    const char* line = std::strstr(buffer, "VmHWM:");
+    if (!line) return 0;
+    return std::strtoull(line + 6, nullptr, 10) * 1024;
   }
 
  private:
@@ -82,6 +88,8 @@ class ProcessWorker : public Worker {
   int stdout_fd_;
   int stderr_fd_;
   int exit_fd_;
+  int status_fd_ = -1;
+  int clear_refs_fd_ = -1;
   bool reaped_ = false;
   int wait_status_ = 0;
 };

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "haneul/common/status.h"
 
@@ -24,6 +26,8 @@ class KvStore {
 
   Status Put(std::string_view key, std::string_view value, bool sync);
   Status Delete(std::string_view key, bool sync);
+  // Writes every pair atomically, in one write-ahead-log record.
+  Status PutBatch(const std::vector<std::pair<std::string, std::string>>& pairs, bool sync);
   // NotFound when absent.
   Result<std::string> Get(std::string_view key);
   // Visits keys >= start that begin with prefix, in order, until visit returns false.
