@@ -5,6 +5,8 @@
 // Log writes are not fsynced: a log line is not an acknowledged write.
 #include "haneul/invoker/log_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
 #include "haneul/common/ids.h"
@@ -35,7 +37,8 @@ void LogStore::Flush() {
   flush_scheduled_ = false;
   if (flush_timer_) flush_timer_->Cancel();
   if (pending_.empty()) return;
-  (void)store_.PutBatch(pending_, false);
+  Status status = store_.PutBatch(pending_, false);
+  if (!status.ok()) spdlog::error("log lines lost: {}", status.message());
   pending_.clear();
   pending_bytes_ = 0;
 }
@@ -107,6 +110,7 @@ std::vector<LogEvent> LogStore::Read(const std::string& group, const std::string
                                      int64_t start_ms, int64_t end_ms,
                                      const std::string& after_token, size_t limit,
                                      std::string* next_token) {
+  Flush();
   std::vector<LogEvent> events;
   next_token->clear();
   std::string prefix = "logs/e/" + group + "\x01";

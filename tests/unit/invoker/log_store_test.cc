@@ -63,6 +63,16 @@ TEST_F(LogStoreTest, PagesWithTokensWithoutLossOrRepeat) {
   for (int i = 0; i < 25; ++i) EXPECT_EQ(seen[i], "m" + std::to_string(i));
 }
 
+TEST_F(LogStoreTest, BufferedAppendsAreVisibleToTheNextRead) {
+  EventLoop loop;  // never run: the flush timer cannot fire, so only Read's own flush can help
+  LogStore logs(*store_, &loop);
+  logs.Append("grp", "s", 10, "one");
+  std::string next;
+  EXPECT_EQ(logs.Read("grp", "", 0, 0, "", 100, &next).size(), 1u);
+  logs.Append("grp", "s", 11, "two");
+  EXPECT_EQ(logs.Read("grp", "", 0, 0, "", 100, &next).size(), 2u);
+}
+
 TEST_F(LogStoreTest, GroupsAndStreamsSurviveReopen) {
   {
     LogStore logs(*store_);
