@@ -12,6 +12,8 @@ build: deps
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
+# Serving needs no npm packages (those are for the integration tests).
+run: export HANEUL_SKIP_NPM := 1
 run: build
 	./$(BUILD)/cli/haneul serve --example
 

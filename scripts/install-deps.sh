@@ -8,11 +8,15 @@ debs=(build-essential cmake ninja-build pkg-config
       libboost-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
       libseccomp-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
       libzip-dev zlib1g-dev
-      awscli python3-boto3 python3-pytest python3 nodejs npm zip unzip wrk curl)
+      awscli python3-boto3 python3-pytest python3 zip unzip wrk curl)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node and npm may come from elsewhere than Debian (NodeSource's nodejs bundles npm and conflicts
+# with Debian's npm package): only install Debian's when the commands are missing.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -111,17 +111,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close();
     auto& header = parser_->get();
     auto length = parser_->content_length();
-    if (length && *length > options_.body_limit) {
-      HttpRequest request = ToRequest(header, "");
-      HttpResponse response;
-      if (options_.too_large) {
-        response = options_.too_large(request);
-      } else {
-        response.status = 413;
-      }
-      // The body is not read: answer and close, as servers do for oversized uploads.
-      return Write(std::move(response), false);
-    }
+    // The body is not read: answer and close, as servers do for oversized uploads.
+    if (length && *length > options_.body_limit) return RefuseTooLarge();
     parser_->body_limit(options_.body_limit);
     if (beast::iequals(header[http::field::expect], "100-continue")) {
       auto continue_response = std::make_shared<http::response<http::empty_body>>(
@@ -136,6 +127,16 @@ class Session : public std::enable_shared_from_this<Session> {
     ReadBody();
   }
 
+  void RefuseTooLarge() {
+    HttpResponse response;
+    if (options_.too_large) {
+      response = options_.too_large(ToRequest(parser_->get(), ""));
+    } else {
+      response.status = 413;
+    }
+    Write(std::move(response), false);
+  }
+
   void ReadBody() {
     stream_.expires_after(std::chrono::minutes(5));
     http::async_read(stream_, buffer_, *parser_,
@@ -145,16 +146,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnBody(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      HttpRequest request = ToRequest(parser_->get(), "");
-      HttpResponse response;
-      if (options_.too_large) {
-        response = options_.too_large(request);
-      } else {
-        response.status = 413;
-      }
-      return Write(std::move(response), false);
-    }
+    // A chunked body grew past the limit while being read.
+    if (ec == http::error::body_limit) return RefuseTooLarge();
     if (ec) {
       spdlog::debug("http read: {}", ec.message());
       return Close();

@@ -79,9 +79,9 @@ struct LambdaService::Impl {
     router.Add("DELETE", "/2015-03-31/functions/{FunctionName}",
                [this](auto& r, auto& p, auto s) { Delete(r, p.at("FunctionName"), s); });
     router.Add("PUT", "/2015-03-31/functions/{FunctionName}/configuration",
-               [this](auto& r, auto& p, auto s) { UpdateConfiguration(r, p.at("FunctionName"), s); });
+               [this](auto& r, auto& p, auto s) { Update(r, p.at("FunctionName"), s, false); });
     router.Add("PUT", "/2015-03-31/functions/{FunctionName}/code",
-               [this](auto& r, auto& p, auto s) { UpdateCode(r, p.at("FunctionName"), s); });
+               [this](auto& r, auto& p, auto s) { Update(r, p.at("FunctionName"), s, true); });
     router.Add("POST", "/2015-03-31/functions/{FunctionName}/invocations",
                [this](auto& r, auto& p, auto s) { Invoke(r, p.at("FunctionName"), s); });
   }
@@ -267,32 +267,21 @@ struct LambdaService::Impl {
     responder->Respond(JsonResponse(200, stored->ToApi(account)));
   }
 
-  void UpdateConfiguration(HttpRequest& request, const std::string& name,
-                           const std::shared_ptr<Responder>& responder) {
+  // Both updates: resolve, parse, change a copy of the configuration, commit.
+  void Update(HttpRequest& request, const std::string& name,
+              const std::shared_ptr<Responder>& responder, bool code_update) {
     auto current = Resolve(request, name, responder);
     if (!current) return;
     AwsError error;
     auto body = ParseJsonObject(request.body, &error);
     if (!body) return responder->Respond(ErrorResponse(error));
     FunctionConfig config = *current;
-    if (!ApplyConfigRequest(*body, /*create=*/false, &config, &error)) {
-      return responder->Respond(ErrorResponse(error));
-    }
-    Commit(std::move(config), *body, current, responder);
-  }
-
-  void UpdateCode(HttpRequest& request, const std::string& name,
-                  const std::shared_ptr<Responder>& responder) {
-    auto current = Resolve(request, name, responder);
-    if (!current) return;
-    AwsError error;
-    auto body = ParseJsonObject(request.body, &error);
-    if (!body) return responder->Respond(ErrorResponse(error));
-    FunctionConfig config = *current;
-    if (!StoreCode(*body, &config, &error)) return responder->Respond(ErrorResponse(error));
-    if (auto dry = body->find("DryRun"); dry != body->end() && dry->is_boolean() && *dry) {
-      Json out = config.ToApi(account);
-      return responder->Respond(JsonResponse(200, out));
+    bool applied = code_update ? StoreCode(*body, &config, &error)
+                               : ApplyConfigRequest(*body, /*create=*/false, &config, &error);
+    if (!applied) return responder->Respond(ErrorResponse(error));
+    if (auto dry = body->find("DryRun");
+        code_update && dry != body->end() && dry->is_boolean() && *dry) {
+      return responder->Respond(JsonResponse(200, config.ToApi(account)));
     }
     Commit(std::move(config), *body, current, responder);
   }
