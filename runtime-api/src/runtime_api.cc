@@ -162,8 +162,9 @@ HttpResponse RuntimeApi::HandleTooLarge(const HttpRequest& request) {
 }
 
 void RuntimeApi::Invoke(Invocation invocation, std::function<void(InvocationResult)> done) {
+  // completed_id_ stays: a late second post for the previous invocation, arriving after this one
+  // was handed over, is still a state error rather than an unknown id.
   current_ = std::move(invocation);
-  completed_id_.clear();
   done_ = std::move(done);
   if (state_ == State::kIdle) Deliver();
 }

@@ -120,6 +120,16 @@ TEST(RuntimeApi, SecondPostIsInvalidStateTransition) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST(RuntimeApi, LateSecondPostAfterTheNextInvocationStartedIsStillAStateError) {
+  Harness h;
+  h.Next();
+  h.api.Invoke(MakeInvocation("req-1"), [](InvocationResult) {});
+  h.Send(Request("POST", "/2018-06-01/runtime/invocation/req-1/response", "1"));
+  h.api.Invoke(MakeInvocation("req-2"), [](InvocationResult) {});
+  auto late = h.Send(Request("POST", "/2018-06-01/runtime/invocation/req-1/response", "2"));
+  EXPECT_EQ(late->response_->status, 403);
+}
+
 TEST(RuntimeApi, PostForAnotherRequestIdIsInvalidRequestId) {
   Harness h;
   h.Next();
