@@ -10,6 +10,9 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <limits>
 #include <list>
 
@@ -259,6 +262,23 @@ Result<uint16_t> HttpServer::Listen(const HttpListenOptions& options, HttpHandle
                            ": " + ec.message());
   }
   uint16_t port = listener->acceptor.local_endpoint().port();
+  impl_->listeners.push_back(listener);
+  impl_->Accept(listener);
+  return port;
+}
+
+Result<uint16_t> HttpServer::Adopt(int listening_fd, const HttpListenOptions& options,
+                                   HttpHandler handler) {
+  auto listener = std::make_shared<Listener>(impl_->context, options, std::move(handler));
+  int copy = fcntl(listening_fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return Status::FromErrno("dup listening socket");
+  boost::system::error_code ec;
+  listener->acceptor.assign(tcp::v4(), copy, ec);
+  if (ec) {
+    close(copy);
+    return Status::IoError("adopt listening socket: " + ec.message());
+  }
+  uint16_t port = listener->acceptor.local_endpoint(ec).port();
   impl_->listeners.push_back(listener);
   impl_->Accept(listener);
   return port;

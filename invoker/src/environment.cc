@@ -114,26 +114,19 @@ Environment::~Environment() {
 bool Environment::Start(std::string* error_type, std::string* error_message) {
   const FunctionConfig& function = *function_;
   auto family = FamilyOf(function.runtime);
+  sandbox::Sandbox& sandbox = *context_.sandbox;
+  const std::string task_root = sandbox.task_root(code_directory_);
+  const std::string runtime_root = sandbox.runtime_root(context_.runtimes_dir);
   std::vector<std::string> argv;
   std::string execution_env;
   if (family == RuntimeFamily::kPython) {
-    argv = {context_.python, context_.runtimes_dir + "/python3/bootstrap.py"};
+    argv = {context_.python, runtime_root + "/python3/bootstrap.py"};
     execution_env = "AWS_Lambda_" + function.runtime;
   } else if (family == RuntimeFamily::kNode) {
-    argv = {context_.node, context_.runtimes_dir + "/nodejs/bootstrap.mjs"};
+    argv = {context_.node, runtime_root + "/nodejs/bootstrap.mjs"};
     execution_env = "AWS_Lambda_" + function.runtime;
   } else {
-    argv = {code_directory_ + "/bootstrap"};
-  }
-
-  auto port = server_.Listen(runtime_api_.ListenOptions("127.0.0.1", 0),
-                             [this](HttpRequest request, std::shared_ptr<Responder> responder) {
-                               runtime_api_.Handle(std::move(request), std::move(responder));
-                             });
-  if (!port.ok()) {
-    *error_type = "Runtime.Unknown";
-    *error_message = "could not open the Runtime API: " + port.status().message();
-    return false;
+    argv = {task_root + "/bootstrap"};
   }
 
   scratch_directory_ = context_.scratch_root + "/" + id_;
@@ -142,10 +135,17 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
 
   sandbox::WorkerSpec spec;
   spec.argv = argv;
-  spec.working_directory = code_directory_;
+  spec.code_directory = code_directory_;
+  spec.runtimes_directory = context_.runtimes_dir;
   spec.scratch_directory = scratch_directory_;
+  spec.name = id_;
+  spec.memory_mb = function.memory_mb;
   spec.memory_limit_bytes = static_cast<uint64_t>(function.memory_mb) << 20;
   spec.ephemeral_storage_bytes = static_cast<uint64_t>(function.ephemeral_storage_mb) << 20;
+  // The namespace backend gives the worker a /tmp of its own; the process backend cannot, so
+  // TMPDIR points at the environment's scratch folder there.
+  bool own_tmp = sandbox.name() != "process";
+  std::string tmp = own_tmp ? "/tmp" : scratch_directory_;
   const std::string& region = context_.account.region;
   spec.environment = {
       "PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
@@ -153,8 +153,8 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
       "TZ=:UTC",
       "LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:"
       "/var/task/lib:/opt/lib",
-      "LAMBDA_TASK_ROOT=" + code_directory_,
-      "LAMBDA_RUNTIME_DIR=" + context_.runtimes_dir,
+      "LAMBDA_TASK_ROOT=" + task_root,
+      "LAMBDA_RUNTIME_DIR=" + runtime_root,
       "_HANDLER=" + function.handler,
       "AWS_REGION=" + region,
       "AWS_DEFAULT_REGION=" + region,
@@ -163,13 +163,12 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
       "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(function.memory_mb),
       "AWS_LAMBDA_LOG_GROUP_NAME=" + log_group_,
       "AWS_LAMBDA_LOG_STREAM_NAME=" + log_stream_,
-      "AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + std::to_string(*port),
       "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
       "AWS_ACCESS_KEY_ID=haneul",
       "AWS_SECRET_ACCESS_KEY=haneul",
       "AWS_SESSION_TOKEN=haneul",
-      "TMPDIR=" + scratch_directory_,
-      "HOME=" + scratch_directory_,
+      "TMPDIR=" + tmp,
+      "HOME=" + tmp,
   };
   if (!execution_env.empty()) spec.environment.push_back("AWS_EXECUTION_ENV=" + execution_env);
   if (family == RuntimeFamily::kPython) spec.environment.push_back("PYTHONUNBUFFERED=1");
@@ -178,20 +177,33 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
   }
 
   spawned_at_ = std::chrono::steady_clock::now();
-  auto worker = context_.sandbox->Start(spec);
+  auto worker = sandbox.Start(spec);
   if (!worker.ok()) {
-    *error_type = "Runtime.InvalidEntrypoint";
-    if (family == RuntimeFamily::kProvided) {
-      bool exists = std::filesystem::exists(argv[0]);
-      *error_message = exists ? "Error: fork/exec /var/task/bootstrap: permission denied"
-                              : "Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap "
-                                "/opt/bootstrap]";
+    const Status& status = worker.status();
+    bool entrypoint = status.code() == Status::Code::kNotFound ||
+                      status.code() == Status::Code::kInvalidArgument;
+    *error_type = entrypoint ? "Runtime.InvalidEntrypoint" : "Runtime.Unknown";
+    if (family == RuntimeFamily::kProvided && entrypoint) {
+      *error_message = status.code() == Status::Code::kNotFound
+                           ? "Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap "
+                             "/opt/bootstrap]"
+                           : "Error: fork/exec /var/task/bootstrap: permission denied";
     } else {
-      *error_message = "Error: could not start the runtime: " + worker.status().message();
+      *error_message = "Error: could not start the runtime: " + status.message();
     }
+    spdlog::warn("environment {} of {} did not start: {}", id_, function.name, status.message());
     return false;
   }
   worker_ = std::move(*worker);
+  auto port = server_.Adopt(worker_->runtime_api_fd(), runtime_api_.ListenOptions("", 0),
+                            [this](HttpRequest request, std::shared_ptr<Responder> responder) {
+                              runtime_api_.Handle(std::move(request), std::move(responder));
+                            });
+  if (!port.ok()) {
+    *error_type = "Runtime.Unknown";
+    *error_message = "could not serve the Runtime API: " + port.status().message();
+    return false;
+  }
   pipes_->streams[0].assign(worker_->stdout_fd());
   pipes_->streams[1].assign(worker_->stderr_fd());
   pipes_->open[0] = pipes_->open[1] = true;
@@ -416,12 +428,13 @@ void Environment::OnWorkerExit() {
       how = std::string("signal: ") + (WTERMSIG(status) == SIGKILL ? "killed" : strsignal(WTERMSIG(status)));
     }
   }
+  bool out_of_memory = worker_ && worker_->OomKilled();
   if (state_ == State::kBusy) {
     runtime_api_.Abandon();
+    std::string type = out_of_memory ? "Runtime.OutOfMemory" : "Runtime.ExitError";
     std::string message = "RequestId: " + request_id_ + " Error: Runtime exited with error: " + how;
-    Platform(message + "\nRuntime.ExitError");
-    Finish(true, ErrorDocument("Runtime.ExitError", message),
-           "Status: error\tError Type: Runtime.ExitError");
+    Platform(message + "\n" + type);
+    Finish(true, ErrorDocument(type, message), "Status: error\tError Type: " + type);
   } else if (state_ == State::kStarting) {
     init_timer_.Cancel();
     double init_ms = MillisSince(spawned_at_);
@@ -436,7 +449,7 @@ void Environment::OnWorkerExit() {
                                         FormatMs(context_.init_timeout.count() / 1000.0) +
                                         " seconds");
     } else {
-      type = "Runtime.ExitError";
+      type = out_of_memory ? "Runtime.OutOfMemory" : "Runtime.ExitError";
       payload = ErrorDocument(type, "RequestId: " +
                                         (pending_ ? pending_->request_id : std::string()) +
                                         " Error: Runtime exited with error: " + how);

@@ -4,6 +4,9 @@
 #ifdef HANEUL_WITH_PROCESS_SANDBOX
 #include "process/process_sandbox.h"
 #endif
+#ifdef HANEUL_WITH_NAMESPACE_SANDBOX
+#include "namespace/namespace_sandbox.h"
+#endif
 
 namespace haneul::sandbox {
 
@@ -11,12 +14,15 @@ namespace {
 
 struct Backend {
   const char* name;
-  std::unique_ptr<Sandbox> (*make)();
+  Result<std::unique_ptr<Sandbox>> (*make)(const SandboxOptions&);
 };
 
 const Backend kBackends[] = {
 #ifdef HANEUL_WITH_PROCESS_SANDBOX
     {"process", &MakeProcessSandbox},
+#endif
+#ifdef HANEUL_WITH_NAMESPACE_SANDBOX
+    {"namespace", &MakeNamespaceSandbox},
 #endif
     {nullptr, nullptr},
 };
@@ -31,9 +37,10 @@ std::vector<std::string> SandboxBackends() {
   return names;
 }
 
-Result<std::unique_ptr<Sandbox>> MakeSandbox(const std::string& name) {
+Result<std::unique_ptr<Sandbox>> MakeSandbox(const std::string& name,
+                                             const SandboxOptions& options) {
   for (const auto& backend : kBackends) {
-    if (backend.name && name == backend.name) return backend.make();
+    if (backend.name && name == backend.name) return backend.make(options);
   }
   std::string known;
   for (const auto& backend : SandboxBackends()) known += (known.empty() ? "" : ", ") + backend;

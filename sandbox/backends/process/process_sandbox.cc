@@ -3,7 +3,10 @@
 // VmHWM from /proc, reset through /proc/PID/clear_refs.
 #include "process/process_sandbox.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
@@ -19,8 +22,12 @@ namespace {
 
 class ProcessWorker : public Worker {
  public:
-  ProcessWorker(pid_t pid, int stdout_fd, int stderr_fd, int exit_fd)
-      : pid_(pid), stdout_fd_(stdout_fd), stderr_fd_(stderr_fd), exit_fd_(exit_fd) {
+  ProcessWorker(pid_t pid, int stdout_fd, int stderr_fd, int exit_fd, int listen_fd)
+      : pid_(pid),
+        stdout_fd_(stdout_fd),
+        stderr_fd_(stderr_fd),
+        exit_fd_(exit_fd),
+        listen_fd_(listen_fd) {
     // Opened once: both are used around every invocation, and procfs re-renders on each pread.
     std::string proc = "/proc/" + std::to_string(pid_);
     status_fd_ = open((proc + "/status").c_str(), O_RDONLY | O_CLOEXEC);
@@ -38,6 +45,7 @@ class ProcessWorker : public Worker {
     close(stderr_fd_);
     if (exit_fd_ >= 0) close(exit_fd_);
     if (status_fd_ >= 0) close(status_fd_);
+    close(listen_fd_);
     if (clear_refs_fd_ >= 0) close(clear_refs_fd_);
   }
 
@@ -45,6 +53,8 @@ class ProcessWorker : public Worker {
   int stdout_fd() const override { return stdout_fd_; }
   int stderr_fd() const override { return stderr_fd_; }
   int exit_fd() const override { return exit_fd_; }
+  int runtime_api_fd() const override { return listen_fd_; }
+  bool OomKilled() override { return false; }  // no memory limit is enforced
 
   void Kill() override {
     // The worker leads its own process group (setsid): this ends its children too, unless they
@@ -88,6 +98,7 @@ class ProcessWorker : public Worker {
   int stdout_fd_;
   int stderr_fd_;
   int exit_fd_;
+  int listen_fd_;
   int status_fd_ = -1;
   int clear_refs_fd_ = -1;
   bool reaped_ = false;
@@ -97,16 +108,43 @@ class ProcessWorker : public Worker {
 class ProcessSandbox : public Sandbox {
  public:
   std::string name() const override { return "process"; }
+  std::string task_root(const std::string& code_directory) const override {
+    return code_directory;
+  }
+  std::string runtime_root(const std::string& runtimes_directory) const override {
+    return runtimes_directory;
+  }
 
   Result<std::unique_ptr<Worker>> Start(const WorkerSpec& spec) override {
     if (spec.argv.empty()) return Status::InvalidArgument("worker has no program");
+    // The Runtime API listens on a free loopback port of the host (no network namespace here).
+    int listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd < 0) return Status::FromErrno("socket");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (bind(listen_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        listen(listen_fd, 64) != 0 ||
+        getsockname(listen_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      int saved = errno;
+      close(listen_fd);
+      return Status::FromErrno("runtime api socket", saved);
+    }
+    std::vector<std::string> environment = spec.environment;
+    environment.push_back("AWS_LAMBDA_RUNTIME_API=127.0.0.1:" +
+                          std::to_string(ntohs(address.sin_port)));
     int out[2];
     int err[2];
     // O_CLOEXEC on every end: the spawn's dup2 clears it on the child's copies.
-    if (pipe2(out, O_CLOEXEC) != 0) return Status::FromErrno("pipe");
+    if (pipe2(out, O_CLOEXEC) != 0) {
+      close(listen_fd);
+      return Status::FromErrno("pipe");
+    }
     if (pipe2(err, O_CLOEXEC) != 0) {
       close(out[0]);
       close(out[1]);
+      close(listen_fd);
       return Status::FromErrno("pipe");
     }
     posix_spawn_file_actions_t actions;
@@ -114,8 +152,11 @@ class ProcessSandbox : public Sandbox {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-    if (!spec.working_directory.empty()) {
-      posix_spawn_file_actions_addchdir_np(&actions, spec.working_directory.c_str());
+    // Nothing of the server's (client sockets, listeners, store files) leaks into the worker,
+    // whatever flags those descriptors were opened with.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (!spec.code_directory.empty()) {
+      posix_spawn_file_actions_addchdir_np(&actions, spec.code_directory.c_str());
     }
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
@@ -134,7 +175,7 @@ class ProcessSandbox : public Sandbox {
     for (const auto& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
     std::vector<char*> envp;
-    for (const auto& var : spec.environment) envp.push_back(const_cast<char*>(var.c_str()));
+    for (const auto& var : environment) envp.push_back(const_cast<char*>(var.c_str()));
     envp.push_back(nullptr);
 
     pid_t pid = 0;
@@ -146,18 +187,23 @@ class ProcessSandbox : public Sandbox {
     if (rc != 0) {
       close(out[0]);
       close(err[0]);
-      return Status::FromErrno("spawn " + spec.argv[0], rc);
+      close(listen_fd);
+      Status status = Status::FromErrno("spawn " + spec.argv[0], rc);
+      return rc == ENOENT ? Status::NotFound(status.message())
+                          : Status::InvalidArgument(status.message());
     }
     fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
     fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK);
     // pidfd_open (Linux 5.3): a descriptor the event loop can wait on for the worker's exit.
     int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    return std::unique_ptr<Worker>(new ProcessWorker(pid, out[0], err[0], exit_fd));
+    return std::unique_ptr<Worker>(new ProcessWorker(pid, out[0], err[0], exit_fd, listen_fd));
   }
 };
 
 }  // namespace
 
-std::unique_ptr<Sandbox> MakeProcessSandbox() { return std::make_unique<ProcessSandbox>(); }
+Result<std::unique_ptr<Sandbox>> MakeProcessSandbox(const SandboxOptions&) {
+  return std::unique_ptr<Sandbox>(std::make_unique<ProcessSandbox>());
+}
 
 }  // namespace haneul::sandbox

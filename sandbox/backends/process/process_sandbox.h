@@ -9,6 +9,6 @@
 
 namespace haneul::sandbox {
 
-std::unique_ptr<Sandbox> MakeProcessSandbox();
+Result<std::unique_ptr<Sandbox>> MakeProcessSandbox(const SandboxOptions& options);
 
 }  // namespace haneul::sandbox

@@ -86,6 +86,10 @@ class HttpServer {
   // Starts accepting on host:port; returns the bound port. Call on the loop thread or before
   // Run(). The listener lives until Close() or the server's destruction.
   Result<uint16_t> Listen(const HttpListenOptions& options, HttpHandler handler);
+  // Serves an already listening IPv4 TCP socket (for example one made inside another network
+  // namespace). The server works on a duplicate; the caller keeps listening_fd. options.host and
+  // options.port are ignored.
+  Result<uint16_t> Adopt(int listening_fd, const HttpListenOptions& options, HttpHandler handler);
   // Stops accepting and closes every open connection of this server.
   void Close();
 

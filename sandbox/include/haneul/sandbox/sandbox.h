@@ -17,13 +17,18 @@
 
 namespace haneul::sandbox {
 
+// Paths in a WorkerSpec's argv and environment are as the worker sees them: build them from
+// Sandbox::task_root() and runtime_root(). The backend adds AWS_LAMBDA_RUNTIME_API itself.
 struct WorkerSpec {
-  std::vector<std::string> argv;         // argv[0] is the program path
+  std::vector<std::string> argv;         // argv[0] is the program path, as the worker sees it
   std::vector<std::string> environment;  // "NAME=value", the whole environment
-  std::string working_directory;         // LAMBDA_TASK_ROOT, the function code (read-only)
-  std::string scratch_directory;         // the environment's own writable /tmp
+  std::string code_directory;            // host path of the function code (shown read-only)
+  std::string runtimes_directory;        // host path of runtimes/ (shown read-only)
+  std::string scratch_directory;         // host path of a folder of this environment's own
+  std::string name;                      // unique name of the environment (cgroup, hostname)
   uint64_t memory_limit_bytes = 0;       // MemorySize; backends that cannot enforce it ignore it
   uint64_t ephemeral_storage_bytes = 0;  // size of /tmp
+  int memory_mb = 128;
 };
 
 // A running worker. Destroying it kills the whole process tree and reaps it.
@@ -40,6 +45,11 @@ class Worker {
   virtual int stderr_fd() const = 0;
   // A pidfd that becomes readable when the worker exits (-1 if the kernel has none).
   virtual int exit_fd() const = 0;
+  // A listening TCP socket that the worker reaches as AWS_LAMBDA_RUNTIME_API (owned by the
+  // Worker; the invoker serves the Runtime API on it).
+  virtual int runtime_api_fd() const = 0;
+  // True when the worker's last death was the memory limit's OOM killer.
+  virtual bool OomKilled() = 0;
   // Kills every process of the worker (thawing first where the backend freezes).
   virtual void Kill() = 0;
   // Reaps the worker if it has exited; returns false while it runs. *wait_status as waitpid's.
@@ -58,11 +68,24 @@ class Sandbox {
   Sandbox& operator=(const Sandbox&) = delete;
 
   virtual std::string name() const = 0;
+  // Where the worker sees the function code and the runtimes folder.
+  virtual std::string task_root(const std::string& code_directory) const = 0;
+  virtual std::string runtime_root(const std::string& runtimes_directory) const = 0;
+  // Starts a worker. A program that does not exist or cannot be executed is a NotFound /
+  // InvalidArgument status (the invoker reports Runtime.InvalidEntrypoint).
   virtual Result<std::unique_ptr<Worker>> Start(const WorkerSpec& spec) = 0;
 };
 
-// The backends built into this binary, by name: "process".
+struct SandboxOptions {
+  uid_t uid = 993;  // the unprivileged user handlers run as (Lambda's sbx_user1051 is 993)
+  gid_t gid = 990;
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string cgroup_subtree = "haneul";
+};
+
+// The backends built into this binary, by name: "process", "namespace".
 std::vector<std::string> SandboxBackends();
-Result<std::unique_ptr<Sandbox>> MakeSandbox(const std::string& name);
+Result<std::unique_ptr<Sandbox>> MakeSandbox(const std::string& name,
+                                             const SandboxOptions& options = {});
 
 }  // namespace haneul::sandbox
