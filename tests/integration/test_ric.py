@@ -2,6 +2,8 @@
 C++ aws-lambda-cpp/libcurl client) as a provided.al2023 function's bootstrap, talking to our
 Runtime API."""
 
+import os
+
 import pytest
 
 from lambda_helpers import assert_log_frame, function_arn, invoke, make_zip
@@ -40,11 +42,27 @@ export const custom = async () => {
 
 @pytest.fixture
 def ric_zip(node_ric):
-    bootstrap = ("#!/bin/sh\n"
-                 "# The runtime interface client reads _HANDLER, LAMBDA_TASK_ROOT and\n"
-                 "# AWS_LAMBDA_RUNTIME_API from the environment Lambda sets.\n"
-                 f"exec {node_ric['node']} {node_ric['entry']} \"$_HANDLER\"\n")
-    return make_zip({"bootstrap": bootstrap, "index.mjs": HANDLERS})
+    """The client ships inside the function's zip, as users deploy it, so the bootstrap finds it
+    under LAMBDA_TASK_ROOT in any sandbox (the namespace sandbox shows no host paths)."""
+    files = {"index.mjs": HANDLERS}
+    modules = os.path.dirname(os.path.dirname(node_ric["entry"]))  # .../node_modules
+    for package in ("aws-lambda-ric", os.path.join("@aws", "lambda-invoke-store")):
+        top = os.path.join(modules, package)
+        for folder, _, names in os.walk(top):
+            if os.path.relpath(folder, top).split(os.sep)[0] in ("deps", "src", "scripts",
+                                                                   "node-addon-api"):
+                continue  # sources of the native build, not needed at run time
+            for name in names:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as handle:
+                    files["node_modules/" + os.path.relpath(path, modules)] = handle.read()
+    files["bootstrap"] = ("#!/bin/sh\n"
+                          "# The runtime interface client reads _HANDLER, LAMBDA_TASK_ROOT and\n"
+                          "# AWS_LAMBDA_RUNTIME_API from the environment Lambda sets.\n"
+                          f"exec {node_ric['node']} "
+                          "\"$LAMBDA_TASK_ROOT/node_modules/aws-lambda-ric/index.mjs\" "
+                          "\"$_HANDLER\"\n")
+    return make_zip(files)
 
 
 def test_ric_async_handler(lambda_client, functions, ric_zip):
