@@ -38,7 +38,7 @@ struct ServeFlags {
   std::string runtimes;
   std::string python = "/usr/bin/python3";
   std::string node = "/usr/bin/node";
-  std::string sandbox = "process";
+  std::string sandbox = "auto";
   std::string log_level = "info";
   bool example = false;
   size_t max_environments = 64;
@@ -118,7 +118,7 @@ int Serve(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: haneul serve [--port 4747] [--host 127.0.0.1] [--data DIR] [--example]\n"
                  "                    [--runtimes-dir DIR] [--python PATH] [--node PATH]\n"
-                 "                    [--sandbox process] [--max-environments N] "
+                 "                    [--sandbox auto|namespace|process] [--max-environments N] "
                  "[--log-level info]\n");
     return 2;
   }
@@ -198,7 +198,7 @@ int Serve(int argc, char** argv) {
   }
   std::string endpoint = "http://" + flags.host + ":" + std::to_string(*port);
   std::fprintf(stderr, "haneul: listening on %s (data %s, sandbox %s)\n", endpoint.c_str(),
-               flags.data.c_str(), flags.sandbox.c_str());
+               flags.data.c_str(), lambda_service.sandbox_name().c_str());
   std::fflush(stderr);
 
   std::thread example_thread;

@@ -405,6 +405,8 @@ void Environment::OnResult(runtime_api::InvocationResult result) {
 
 void Environment::OnTimeout() {
   runtime_api_.Abandon();
+  // The whole tree dies before the caller hears of the timeout.
+  if (worker_) worker_->Kill();
   std::string seconds = FormatMs(function_->timeout_seconds);
   Platform(IsoTimestamp(NowUnixMillis()) + " " + request_id_ + " Task timed out after " +
            seconds + " seconds");

@@ -402,7 +402,16 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
                                                              LogStore& logs,
                                                              LambdaOptions options) {
   auto impl = std::make_unique<Impl>(loop, store, logs, std::move(options));
-  auto sandbox = sandbox::MakeSandbox(impl->options.sandbox);
+  // "auto": the namespace backend where this host allows it, else the process backend, said
+  // loudly because it isolates nothing.
+  std::string backend = impl->options.sandbox;
+  auto sandbox = sandbox::MakeSandbox(backend == "auto" ? "namespace" : backend);
+  if (!sandbox.ok() && backend == "auto") {
+    spdlog::warn("namespace sandbox unavailable ({}); using the process sandbox, which isolates "
+                 "nothing and enforces no limits",
+                 sandbox.status().message());
+    sandbox = sandbox::MakeSandbox("process");
+  }
   if (!sandbox.ok()) return sandbox.status();
   impl->sandbox = std::move(*sandbox);
   HANEUL_RETURN_IF_ERROR(impl->Load().WithContext("loading functions"));
@@ -427,6 +436,8 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
   impl->AddRoutes();
   return std::unique_ptr<LambdaService>(new LambdaService(std::move(impl)));
 }
+
+std::string LambdaService::sandbox_name() const { return impl_->sandbox->name(); }
 
 bool LambdaService::HasFunction(const std::string& name) const {
   return impl_->functions.count(name) > 0;

@@ -19,7 +19,7 @@ struct LambdaOptions {
   std::string runtimes_directory;
   std::string python = "/usr/bin/python3";
   std::string node = "/usr/bin/node";
-  std::string sandbox = "process";
+  std::string sandbox = "auto";  // "auto", "namespace" or "process"
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
   size_t max_environments = 64;
@@ -42,6 +42,8 @@ class LambdaService {
   bool Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder);
 
   bool HasFunction(const std::string& name) const;
+  // The sandbox backend in use ("namespace" or "process").
+  std::string sandbox_name() const;
 
  private:
   struct Impl;

@@ -1,0 +1,548 @@
+// The `namespace` backend; see namespace_sandbox.h for what a worker gets.
+//
+// Start sequence (parent = the server's loop thread, child = the cloned worker):
+//   parent: prepare every string and descriptor the child needs (the child allocates as little
+//           as possible: it is a clone of a multi-threaded process), create the cgroup, clone.
+//   parent: put the child in its cgroup, then tell it to go.
+//   child:  loopback up and the Runtime API socket at 127.0.0.1:9001, sent to the parent over a
+//           socketpair; the root filesystem, pivot_root, /proc; stdio; drop privileges; seccomp;
+//           execve. Any failure is written as {stage, errno} to a close-on-exec pipe.
+//   parent: receive the socket, then read the error pipe until EOF (exec succeeded) or a record.
+#include "namespace/namespace_sandbox.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <vector>
+
+#include "namespace/cgroup.h"
+#include "namespace/seccomp_profile.h"
+
+namespace haneul::sandbox {
+
+namespace {
+
+constexpr int kRuntimeApiPort = 9001;
+constexpr size_t kChildStackBytes = 1 << 20;
+// How long a child may take from clone to exec before the start is abandoned.
+constexpr int kStartTimeoutMs = 10000;
+
+enum Stage : int {
+  kWaitForGo = 1,
+  kHostname,
+  kLoopback,
+  kListen,
+  kSendSocket,
+  kMountPrivate,
+  kMountRoot,
+  kMakeTree,
+  kMountUsr,
+  kMountCode,
+  kMountRuntimes,
+  kMountEtc,
+  kMountTmp,
+  kMountDev,
+  kPivotRoot,
+  kMountProc,
+  kRootReadOnly,
+  kStdio,
+  kChdir,
+  kPrivileges,
+  kSeccomp,
+  kExec,
+};
+
+const char* StageName(int stage) {
+  static const char* const kNames[] = {"?", "wait", "hostname", "loopback", "listen",
+                                       "send socket", "make mounts private", "mount root",
+                                       "make tree", "mount /usr", "mount /var/task",
+                                       "mount /var/runtime", "mount /etc", "mount /tmp",
+                                       "mount /dev", "pivot_root", "mount /proc",
+                                       "read-only root", "stdio", "chdir", "drop privileges",
+                                       "seccomp", "exec"};
+  return stage > 0 && stage <= kExec ? kNames[stage] : "?";
+}
+
+struct ChildError {
+  int stage;
+  int error;
+};
+
+// A file to create in the new root: path relative to it, and its content.
+struct RootFile {
+  std::string path;
+  std::string content;
+};
+
+// A read-only bind mount: host path, and the target inside the new root (absolute host path).
+struct Bind {
+  std::string source;
+  std::string target;
+  bool directory;
+};
+
+// Everything the child needs, prepared by the parent.
+struct ChildPlan {
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> env_storage;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::string root;  // where the new root is mounted (a host folder of this environment)
+  std::string old_root;
+  std::string tmp;
+  std::string tmp_options;
+  std::string dev;
+  std::string proc;
+  std::vector<std::string> directories;                         // to mkdir, in order
+  std::vector<std::pair<std::string, std::string>> symlinks;    // target, link path
+  std::vector<RootFile> files;                                  // absolute paths
+  std::vector<Bind> binds;                                      // read-only binds
+  std::vector<std::pair<std::string, std::string>> dev_nodes;   // host node, target file
+  std::vector<std::pair<std::string, std::string>> dev_links;   // target, link path
+  std::string hostname = "sandbox";
+  uid_t uid = 993;
+  gid_t gid = 990;
+  int go_read = -1;
+  int error_write = -1;
+  int socket_write = -1;
+  int out_write = -1;
+  int err_write = -1;
+};
+
+[[noreturn]] void Fail(const ChildPlan& plan, int stage) {
+  ChildError record{stage, errno};
+  ssize_t ignored = write(plan.error_write, &record, sizeof(record));
+  (void)ignored;
+  _exit(127);
+}
+
+// Sends one descriptor over a unix socket (SCM_RIGHTS).
+bool SendDescriptor(int channel, int descriptor) {
+  char byte = 'f';
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &descriptor, sizeof(int));
+  return sendmsg(channel, &message, MSG_NOSIGNAL) == 1;
+}
+
+int ReceiveDescriptor(int channel) {
+  char byte = 0;
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  if (recvmsg(channel, &message, MSG_CMSG_CLOEXEC) != 1) return -1;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (!header || header->cmsg_type != SCM_RIGHTS) return -1;
+  int descriptor = -1;
+  std::memcpy(&descriptor, CMSG_DATA(header), sizeof(int));
+  return descriptor;
+}
+
+bool BindReadOnly(const char* source, const char* target) {
+  // A bind mount ignores MS_RDONLY on creation; the read-only flag takes a remount.
+  if (mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return false;
+  return mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+               nullptr) == 0;
+}
+
+int ChildMain(void* argument) {
+  const ChildPlan& plan = *static_cast<const ChildPlan*>(argument);
+  char go = 0;
+  // The parent puts this process in its cgroup before saying go, so nothing runs unlimited.
+  if (read(plan.go_read, &go, 1) != 1) Fail(plan, kWaitForGo);
+  if (sethostname(plan.hostname.c_str(), plan.hostname.size()) != 0) Fail(plan, kHostname);
+
+  // The new network namespace has only a loopback device, down: bring it up.
+  int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq request{};
+  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+  if (control < 0 || ioctl(control, SIOCGIFFLAGS, &request) != 0) Fail(plan, kLoopback);
+  request.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(control, SIOCSIFFLAGS, &request) != 0) Fail(plan, kLoopback);
+  close(control);
+
+  // The Runtime API socket lives in this namespace; the invoker serves it, no proxy in between.
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(kRuntimeApiPort);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      listen(listener, 64) != 0) {
+    Fail(plan, kListen);
+  }
+  if (!SendDescriptor(plan.socket_write, listener)) Fail(plan, kSendSocket);
+  close(listener);
+
+  // Mounts made from here on stay in this mount namespace.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Fail(plan, kMountPrivate);
+  if (mount("tmpfs", plan.root.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755") != 0) {
+    Fail(plan, kMountRoot);
+  }
+  for (const auto& directory : plan.directories) {
+    if (mkdir(directory.c_str(), 0755) != 0 && errno != EEXIST) Fail(plan, kMakeTree);
+  }
+  for (const auto& [target, link] : plan.symlinks) {
+    if (symlink(target.c_str(), link.c_str()) != 0) Fail(plan, kMakeTree);
+  }
+  for (const auto& file : plan.files) {
+    int fd = open(file.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) Fail(plan, kMountEtc);
+    if (!file.content.empty() &&
+        write(fd, file.content.data(), file.content.size()) !=
+            static_cast<ssize_t>(file.content.size())) {
+      Fail(plan, kMountEtc);
+    }
+    close(fd);
+  }
+  for (const auto& bind : plan.binds) {
+    if (!BindReadOnly(bind.source.c_str(), bind.target.c_str())) Fail(plan, kMountUsr);
+  }
+  if (mount("tmpfs", plan.tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, plan.tmp_options.c_str()) !=
+      0) {
+    Fail(plan, kMountTmp);
+  }
+  if (mount("tmpfs", plan.dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") != 0) {
+    Fail(plan, kMountDev);
+  }
+  for (const auto& [node, target] : plan.dev_nodes) {
+    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) Fail(plan, kMountDev);
+    close(fd);
+    if (mount(node.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) Fail(plan, kMountDev);
+  }
+  for (const auto& [target, link] : plan.dev_links) {
+    if (symlink(target.c_str(), link.c_str()) != 0) Fail(plan, kMountDev);
+  }
+
+  // pivot_root, not chroot: the old root is detached entirely, so no path leads back to it.
+  if (syscall(SYS_pivot_root, plan.root.c_str(), plan.old_root.c_str()) != 0) Fail(plan, kPivotRoot);
+  if (chdir("/") != 0) Fail(plan, kPivotRoot);
+  if (umount2("/.old", MNT_DETACH) != 0) Fail(plan, kPivotRoot);
+  rmdir("/.old");
+  // A /proc of this pid namespace: the worker sees its own processes only.
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    Fail(plan, kMountProc);
+  }
+  if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+    Fail(plan, kRootReadOnly);
+  }
+
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0 || dup2(null, 0) < 0 || dup2(plan.out_write, 1) < 0 ||
+      dup2(plan.err_write, 2) < 0) {
+    Fail(plan, kStdio);
+  }
+  if (chdir("/var/task") != 0) Fail(plan, kChdir);
+  // Nothing of the server's reaches the handler: every other descriptor closes at exec.
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (!DropPrivileges(plan.uid, plan.gid).ok()) Fail(plan, kPrivileges);
+  if (!InstallSeccompProfile().ok()) Fail(plan, kSeccomp);
+  execve(plan.argv[0], plan.argv.data(), plan.envp.data());
+  Fail(plan, kExec);
+}
+
+class NamespaceWorker : public Worker {
+ public:
+  NamespaceWorker(pid_t pid, int stdout_fd, int stderr_fd, int exit_fd, int listen_fd,
+                  std::unique_ptr<Cgroup> cgroup)
+      : pid_(pid),
+        stdout_fd_(stdout_fd),
+        stderr_fd_(stderr_fd),
+        exit_fd_(exit_fd),
+        listen_fd_(listen_fd),
+        cgroup_(std::move(cgroup)) {
+    auto count = cgroup_->OomKillCount();
+    oom_baseline_ = count.ok() ? *count : 0;
+  }
+
+  ~NamespaceWorker() override {
+    Kill();
+    if (!reaped_) {
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    // The pid namespace's other tasks die with its init; the cgroup empties right after.
+    (void)cgroup_->KillAll();
+    Status destroyed = cgroup_->Destroy();
+    if (!destroyed.ok()) spdlog::warn("sandbox: {}", destroyed.message());
+    close(stdout_fd_);
+    close(stderr_fd_);
+    if (exit_fd_ >= 0) close(exit_fd_);
+    close(listen_fd_);
+  }
+
+  pid_t pid() const override { return pid_; }
+  int stdout_fd() const override { return stdout_fd_; }
+  int stderr_fd() const override { return stderr_fd_; }
+  int exit_fd() const override { return exit_fd_; }
+  int runtime_api_fd() const override { return listen_fd_; }
+
+  void Kill() override {
+    // Thaws first (a frozen task ignores SIGKILL until thawed), then kills every task; killing
+    // the namespace's init alone would also end the rest.
+    (void)cgroup_->KillAll();
+    if (!reaped_) kill(pid_, SIGKILL);
+  }
+
+  bool TryReap(int* wait_status) override {
+    if (!reaped_) {
+      if (waitpid(pid_, &wait_status_, WNOHANG) != pid_) return false;
+      reaped_ = true;
+    }
+    *wait_status = wait_status_;
+    return true;
+  }
+
+  void ResetPeakMemory() override { (void)cgroup_->ResetPeakMemory(); }
+
+  uint64_t PeakMemoryBytes() override {
+    auto peak = cgroup_->PeakMemoryBytes();
+    return peak.ok() ? *peak : 0;
+  }
+
+  bool OomKilled() override {
+    auto count = cgroup_->OomKillCount();
+    return count.ok() && *count > oom_baseline_;
+  }
+
+ private:
+  pid_t pid_;
+  int stdout_fd_;
+  int stderr_fd_;
+  int exit_fd_;
+  int listen_fd_;
+  std::unique_ptr<Cgroup> cgroup_;
+  uint64_t oom_baseline_ = 0;
+  bool reaped_ = false;
+  int wait_status_ = 0;
+};
+
+void CloseAll(std::initializer_list<int> descriptors) {
+  for (int fd : descriptors) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+class NamespaceSandbox : public Sandbox {
+ public:
+  NamespaceSandbox(const SandboxOptions& options, std::unique_ptr<CgroupManager> cgroups)
+      : options_(options), cgroups_(std::move(cgroups)) {}
+
+  std::string name() const override { return "namespace"; }
+  std::string task_root(const std::string&) const override { return "/var/task"; }
+  std::string runtime_root(const std::string&) const override { return "/var/runtime"; }
+
+  Result<std::unique_ptr<Worker>> Start(const WorkerSpec& spec) override {
+    if (spec.argv.empty()) return Status::InvalidArgument("worker has no program");
+    ChildPlan plan;
+    Prepare(spec, &plan);
+
+    auto cgroup = cgroups_->Create("env-" + spec.name);
+    if (!cgroup.ok()) return cgroup.status();
+    CgroupLimits limits;
+    limits.memory_bytes = spec.memory_limit_bytes;
+    limits.memory_mb = spec.memory_mb;
+    limits.pids = 1024;
+    HANEUL_RETURN_IF_ERROR((*cgroup)->Apply(limits));
+
+    int out[2], err[2], go[2], errors[2], channel[2];
+    if (pipe2(out, O_CLOEXEC) != 0) return Status::FromErrno("pipe");
+    if (pipe2(err, O_CLOEXEC) != 0) {
+      CloseAll({out[0], out[1]});
+      return Status::FromErrno("pipe");
+    }
+    if (pipe2(go, O_CLOEXEC) != 0 || pipe2(errors, O_CLOEXEC) != 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
+      CloseAll({out[0], out[1], err[0], err[1]});
+      return Status::FromErrno("pipe");
+    }
+    plan.out_write = out[1];
+    plan.err_write = err[1];
+    plan.go_read = go[0];
+    plan.error_write = errors[1];
+    plan.socket_write = channel[1];
+
+    void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+      CloseAll({out[0], out[1], err[0], err[1], go[0], go[1], errors[0], errors[1], channel[0],
+                channel[1]});
+      return Status::FromErrno("mmap child stack");
+    }
+    // New pid, mount, uts, ipc and network namespaces: the worker is init of its own pid
+    // namespace, with its own mounts, hostname, System V IPC and network stack.
+    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
+    pid_t pid = clone(ChildMain, static_cast<char*>(stack) + kChildStackBytes, flags, &plan);
+    int clone_errno = errno;
+    // The child has its own copy of the address space (no CLONE_VM): the stack can go now.
+    munmap(stack, kChildStackBytes);
+    CloseAll({out[1], err[1], go[0], errors[1], channel[1]});
+    if (pid < 0) {
+      CloseAll({out[0], err[0], go[1], errors[0], channel[0]});
+      (void)(*cgroup)->Destroy();
+      return Status::FromErrno("clone", clone_errno);
+    }
+    auto fail = [&](Status status) -> Result<std::unique_ptr<Worker>> {
+      kill(pid, SIGKILL);
+      int ignored = 0;
+      waitpid(pid, &ignored, 0);
+      CloseAll({out[0], err[0], go[1], errors[0], channel[0]});
+      (void)(*cgroup)->KillAll();
+      (void)(*cgroup)->Destroy();
+      return status;
+    };
+    Status joined = (*cgroup)->AddProcess(pid);
+    if (!joined.ok()) return fail(joined);
+    if (write(go[1], "g", 1) != 1) return fail(Status::FromErrno("start worker"));
+    close(go[1]);
+    go[1] = -1;
+
+    pollfd wait_channel{channel[0], POLLIN, 0};
+    if (poll(&wait_channel, 1, kStartTimeoutMs) != 1) {
+      return fail(Status::Unavailable("worker did not start within 10 s"));
+    }
+    int listen_fd = ReceiveDescriptor(channel[0]);
+    close(channel[0]);
+    channel[0] = -1;
+    // Exec closes the error pipe (close-on-exec): EOF means the program runs.
+    ChildError record{0, 0};
+    pollfd wait_errors{errors[0], POLLIN, 0};
+    ssize_t got = -1;
+    if (poll(&wait_errors, 1, kStartTimeoutMs) == 1) got = read(errors[0], &record, sizeof(record));
+    close(errors[0]);
+    errors[0] = -1;
+    if (got != 0) {
+      if (listen_fd >= 0) close(listen_fd);
+      std::string what = std::string("sandbox start failed at ") + StageName(record.stage) +
+                         " (" + spec.argv[0] + ")";
+      Status status = Status::FromErrno(what, record.error);
+      if (record.stage == kExec) {
+        status = record.error == ENOENT ? Status::NotFound(status.message())
+                                        : Status::InvalidArgument(status.message());
+      } else if (got < 0) {
+        status = Status::Unavailable("worker did not report its start");
+      }
+      return fail(status);
+    }
+    if (listen_fd < 0) return fail(Status::Internal("no Runtime API socket from the worker"));
+    int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK);
+    return std::unique_ptr<Worker>(
+        new NamespaceWorker(pid, out[0], err[0], exit_fd, listen_fd, std::move(*cgroup)));
+  }
+
+ private:
+  void Prepare(const WorkerSpec& spec, ChildPlan* plan) const {
+    plan->uid = options_.uid;
+    plan->gid = options_.gid;
+    plan->argv_storage = spec.argv;
+    plan->env_storage = spec.environment;
+    plan->env_storage.push_back("AWS_LAMBDA_RUNTIME_API=127.0.0.1:" +
+                                std::to_string(kRuntimeApiPort));
+    for (auto& arg : plan->argv_storage) plan->argv.push_back(arg.data());
+    plan->argv.push_back(nullptr);
+    for (auto& var : plan->env_storage) plan->envp.push_back(var.data());
+    plan->envp.push_back(nullptr);
+
+    const std::string root = spec.scratch_directory + "/root";
+    std::error_code ec;
+    std::filesystem::create_directories(root, ec);
+    plan->root = root;
+    plan->old_root = root + "/.old";
+    plan->tmp = root + "/tmp";
+    plan->dev = root + "/dev";
+    plan->proc = root + "/proc";
+    uint64_t tmp_bytes = spec.ephemeral_storage_bytes ? spec.ephemeral_storage_bytes : 512 << 20;
+    plan->tmp_options = "size=" + std::to_string(tmp_bytes) + ",mode=1777";
+    for (const char* directory : {"/usr", "/etc", "/var", "/var/task", "/var/runtime", "/opt",
+                                  "/tmp", "/proc", "/dev", "/.old", "/etc/ssl",
+                                  "/etc/alternatives", "/home"}) {
+      plan->directories.push_back(root + directory);
+    }
+    // Debian 12 is merged-/usr: /bin, /lib, /lib64 and /sbin are links into /usr.
+    for (const char* link : {"bin", "sbin", "lib", "lib64"}) {
+      plan->symlinks.emplace_back(std::string("usr/") + link, root + "/" + link);
+    }
+    plan->symlinks.emplace_back("/usr/share/zoneinfo/UTC", root + "/etc/localtime");
+    plan->files.push_back({root + "/etc/passwd",
+                           "root:x:0:0:root:/root:/sbin/nologin\n"
+                           "sbx_user1051:x:" + std::to_string(options_.uid) + ":" +
+                               std::to_string(options_.gid) +
+                               "::/tmp:/sbin/nologin\n"});
+    plan->files.push_back({root + "/etc/group", "root:x:0:\nsbx_user1051:x:" +
+                                                    std::to_string(options_.gid) + ":\n"});
+    plan->files.push_back({root + "/etc/hosts", "127.0.0.1 localhost sandbox\n::1 localhost\n"});
+    plan->files.push_back({root + "/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"});
+    plan->files.push_back({root + "/etc/resolv.conf", ""});
+    plan->files.push_back({root + "/etc/ld.so.cache", ""});
+    plan->binds.push_back({"/usr", root + "/usr", true});
+    plan->binds.push_back({spec.code_directory, root + "/var/task", true});
+    plan->binds.push_back({spec.runtimes_directory, root + "/var/runtime", true});
+    plan->binds.push_back({"/etc/ld.so.cache", root + "/etc/ld.so.cache", false});
+    plan->binds.push_back({"/etc/ssl", root + "/etc/ssl", true});
+    plan->binds.push_back({"/etc/alternatives", root + "/etc/alternatives", true});
+    for (const char* node : {"null", "zero", "full", "random", "urandom"}) {
+      plan->dev_nodes.emplace_back(std::string("/dev/") + node, root + "/dev/" + node);
+    }
+    plan->dev_links = {{"/proc/self/fd", root + "/dev/fd"},
+                       {"/proc/self/fd/0", root + "/dev/stdin"},
+                       {"/proc/self/fd/1", root + "/dev/stdout"},
+                       {"/proc/self/fd/2", root + "/dev/stderr"}};
+  }
+
+  SandboxOptions options_;
+  std::unique_ptr<CgroupManager> cgroups_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Sandbox>> MakeNamespaceSandbox(const SandboxOptions& options) {
+  if (geteuid() != 0) {
+    return Status::Unavailable(
+        "the namespace sandbox needs root (to create namespaces, mounts and cgroups); run as "
+        "root or use --sandbox process");
+  }
+  auto cgroups = OpenCgroupManager(options.cgroup_root, options.cgroup_subtree);
+  if (!cgroups.ok()) {
+    return Status::Unavailable("the namespace sandbox needs cgroups: " + cgroups.status().message());
+  }
+  return std::unique_ptr<Sandbox>(std::make_unique<NamespaceSandbox>(options, std::move(*cgroups)));
+}
+
+}  // namespace haneul::sandbox
