@@ -81,6 +81,7 @@ class HaneulServer:
         self.proc = None
         self.endpoint = None
         self.port = None
+        self.sandbox = None  # the backend the server chose, from its "listening on" line
         os.makedirs(data_dir, exist_ok=True)
 
     def start(self, timeout=30.0):
@@ -92,7 +93,9 @@ class HaneulServer:
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(
-                [binary, "serve", "--port", "0", "--host", "127.0.0.1", "--data", self.data_dir],
+                [binary, "serve", "--port", "0", "--host", "127.0.0.1", "--data", self.data_dir]
+                + (["--sandbox", os.environ["HANEUL_TEST_SANDBOX"]]
+                   if os.environ.get("HANEUL_TEST_SANDBOX") else []),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=server_env(),
                 start_new_session=True)
         finally:
@@ -106,6 +109,10 @@ class HaneulServer:
             if m:
                 self.endpoint = m.group(1).decode()
                 self.port = int(m.group(2))
+                with open(self.log_path, "rb") as f:
+                    f.seek(start_offset)
+                    backend = re.search(rb"sandbox (\w+)\)", f.read())
+                self.sandbox = backend.group(1).decode() if backend else None
                 assert self.port != 0, "server printed port 0 instead of the port it bound"
                 return self
             if self.proc.poll() is not None:

@@ -37,7 +37,7 @@ def handler(event, context):
         os._exit(event["exit"])
     if event.get("unserializable"):
         return {1, 2, 3}
-    return {"ok": True, "count": COUNT, "pid": os.getpid()}
+    return {"ok": True, "count": COUNT, "pid": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
 '''
 
 

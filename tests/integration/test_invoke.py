@@ -39,7 +39,7 @@ def handler(event, context):
     root = os.environ.get("LAMBDA_TASK_ROOT") or "."
     return {
         "count": COUNT,
-        "pid": os.getpid(),
+        "pid": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"],
         "init_pid": INIT_PID,
         "event": event,
         "env": {k: os.environ.get(k) for k in ENV_KEYS},
@@ -400,7 +400,7 @@ PY_SLEEPER = r"""
 import os, time
 def handler(event, context):
     time.sleep(event.get("sleep", 0))
-    return {"pid": os.getpid()}
+    return {"pid": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
 """
 
 

@@ -7,22 +7,26 @@ from lambda_helpers import ROLE, assert_log_frame, invoke, make_lambda_client, m
 APP = """
 import os
 def handler(event, context):
-    return {"greeting": os.environ.get("GREETING"), "pid": os.getpid(), "event": event}
+    return {"greeting": os.environ.get("GREETING"), "pid": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"], "event": event}
 """
 
 
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+def environment_alive(stream):
+    """Whether any process of the environment with this log stream still runs on the host (the
+    host sees sandboxed processes in /proc, with their environment)."""
+    marker = ("AWS_LAMBDA_LOG_STREAM_NAME=" + stream).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    with open(f"/proc/{entry}/stat") as stat:
+                        if stat.read().split(") ", 1)[1].split()[0] != "Z":
+                            return True
+        except OSError:
+            continue
+    return False
 
 
 def test_restart_keeps_functions(server_factory, tmp_path):
@@ -46,7 +50,7 @@ def test_restart_keeps_functions(server_factory, tmp_path):
     rc = first.stop()
     assert rc is not None
     # Stopping the server stops its function processes too.
-    assert poll(lambda: not pid_alive(worker_pid), timeout=5), \
+    assert poll(lambda: not environment_alive(worker_pid), timeout=5), \
         f"function process {worker_pid} outlived the server"
 
     second = server_factory(data_dir)
