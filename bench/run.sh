@@ -15,4 +15,5 @@ for arg in "$@"; do
 done
 status=0
 "$here/invoke_warm.sh" --build-dir "$build_dir" "${extra[@]}" || status=1
+"$build_dir/bench/bench_sandbox_start" "$build_dir/examples/provided-noop/bootstrap" 300 || status=1
 exit $status

@@ -16,3 +16,11 @@ add_test(NAME bench_smoke
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/invoke_warm.sh --quick --build-dir ${CMAKE_BINARY_DIR})
 # RUN_SERIAL: the bench loads both cores and would skew, or time out, tests running beside it.
 set_tests_properties(bench_smoke PROPERTIES LABELS bench TIMEOUT 600 RUN_SERIAL TRUE)
+
+# Sandbox start: the namespace backend beside a plain fork+exec (the process backend).
+add_executable(bench_sandbox_start ${CMAKE_CURRENT_LIST_DIR}/sandbox_start.cc)
+target_link_libraries(bench_sandbox_start PRIVATE haneul::sandbox)
+haneul_warnings(bench_sandbox_start)
+add_test(NAME bench_sandbox_start_smoke
+  COMMAND bench_sandbox_start ${CMAKE_BINARY_DIR}/examples/provided-noop/bootstrap 5)
+set_tests_properties(bench_sandbox_start_smoke PROPERTIES LABELS bench TIMEOUT 120)

@@ -1,0 +1,109 @@
+// bench/sandbox_start: how long a sandbox start takes, from the call to a running program (exec
+// done), for the namespace backend beside the process backend (posix_spawn: a plain fork+exec of
+// the same binary), in the same run. Prints medians, p90s and the ratio; asserts nothing.
+//
+//   bench_sandbox_start BOOTSTRAP [ROUNDS]
+// BOOTSTRAP is a `provided` bootstrap (e.g. build/examples/provided-noop/bootstrap); it is started
+// as the function code's /var/task/bootstrap and stopped right after it runs. Needs root for the
+// namespace backend; without it, only the baseline is measured and the output says so.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "haneul/sandbox/sandbox.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Figures {
+  double median_ms = 0;
+  double p90_ms = 0;
+};
+
+Figures Measure(haneul::sandbox::Sandbox& sandbox, const std::string& code, const std::string& scratch,
+                int rounds, std::string* error) {
+  std::vector<double> samples;
+  for (int i = 0; i < rounds; ++i) {
+    haneul::sandbox::WorkerSpec spec;
+    spec.argv = {sandbox.task_root(code) + "/bootstrap"};
+    spec.environment = {"PATH=/usr/bin:/bin", "_HANDLER=x", "LAMBDA_TASK_ROOT=" + sandbox.task_root(code)};
+    spec.code_directory = code;
+    spec.runtimes_directory = code;
+    spec.scratch_directory = scratch + "/" + std::to_string(i);
+    spec.name = "bench-" + std::to_string(getpid()) + "-" + std::to_string(i);
+    spec.memory_limit_bytes = 128 << 20;
+    spec.ephemeral_storage_bytes = 64 << 20;
+    std::filesystem::create_directories(spec.scratch_directory);
+    auto start = Clock::now();
+    auto worker = sandbox.Start(spec);
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (!worker.ok()) {
+      *error = worker.status().message();
+      return {};
+    }
+    samples.push_back(ms);
+    worker->reset();  // kill and reap, outside the measured span
+    std::filesystem::remove_all(spec.scratch_directory);
+  }
+  std::sort(samples.begin(), samples.end());
+  return {samples[samples.size() / 2], samples[samples.size() * 9 / 10]};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s BOOTSTRAP [ROUNDS]\n", argv[0]);
+    return 2;
+  }
+  int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 200;
+  std::string work = std::filesystem::temp_directory_path() /
+                     ("haneul-sandbox-start-" + std::to_string(getpid()));
+  std::string code = work + "/code";
+  std::filesystem::create_directories(code);
+  std::filesystem::copy_file(argv[1], code + "/bootstrap");
+  std::filesystem::permissions(code + "/bootstrap", std::filesystem::perms(0755));
+  std::filesystem::permissions(work, std::filesystem::perms(0755));
+
+  std::string error;
+  auto process = haneul::sandbox::MakeSandbox("process");
+  if (!process.ok()) {
+    std::fprintf(stderr, "process backend: %s\n", process.status().message().c_str());
+    return 1;
+  }
+  Figures baseline = Measure(**process, code, work + "/p", rounds, &error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "process backend failed: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("sandbox_start (%d starts each; start = call to exec done; the worker is stopped "
+              "after each)\n", rounds);
+  std::printf("  %-44s %8.3f ms p50 %8.3f ms p90\n", "process (posix_spawn fork+exec, baseline)",
+              baseline.median_ms, baseline.p90_ms);
+  auto isolated = haneul::sandbox::MakeSandbox("namespace");
+  if (!isolated.ok()) {
+    std::printf("  namespace: not measured: %s\n", isolated.status().message().c_str());
+    std::filesystem::remove_all(work);
+    return 0;
+  }
+  Figures figures = Measure(**isolated, code, work + "/n", rounds, &error);
+  std::filesystem::remove_all(work);
+  if (!error.empty()) {
+    std::fprintf(stderr, "namespace backend failed: %s\n", error.c_str());
+    return 1;
+  }
+  double ratio = figures.median_ms / baseline.median_ms;
+  std::printf("  %-44s %8.3f ms p50 %8.3f ms p90  x%.2f\n",
+              "namespace (namespaces+cgroup+pivot_root)", figures.median_ms, figures.p90_ms, ratio);
+  std::printf("Targets (reported, not asserted):\n");
+  std::printf("  [%s] namespace start <= 3 ms: %.3f ms\n", figures.median_ms <= 3 ? "MET" : "MISSED",
+              figures.median_ms);
+  std::printf("  [%s] namespace start <= 3x fork+exec: x%.2f\n", ratio <= 3 ? "MET" : "MISSED",
+              ratio);
+  return 0;
+}
