@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "haneul/sandbox/sandbox.h"
 
 namespace {
@@ -54,6 +58,35 @@ Figures Measure(haneul::sandbox::Sandbox& sandbox, const std::string& code, cons
   return {samples[samples.size() / 2], samples[samples.size() * 9 / 10]};
 }
 
+// The textbook fork()+execve(), waiting (as the backends do) until exec has happened: a
+// close-on-exec pipe reads EOF then. The child is killed and reaped outside the measured span.
+Figures MeasureForkExec(const std::string& program, int rounds) {
+  std::vector<double> samples;
+  for (int i = 0; i < rounds; ++i) {
+    int sync[2];
+    if (pipe2(sync, O_CLOEXEC) != 0) return {};
+    auto start = Clock::now();
+    pid_t pid = fork();
+    if (pid == 0) {
+      char* const argv[] = {const_cast<char*>(program.c_str()), nullptr};
+      char* const envp[] = {nullptr};
+      execve(program.c_str(), argv, envp);
+      _exit(127);
+    }
+    close(sync[1]);
+    char byte;
+    while (read(sync[0], &byte, 1) > 0) {
+    }
+    samples.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    close(sync[0]);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+  }
+  std::sort(samples.begin(), samples.end());
+  return {samples[samples.size() / 2], samples[samples.size() * 9 / 10]};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,9 +114,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "process backend failed: %s\n", error.c_str());
     return 1;
   }
+  Figures fork_exec = MeasureForkExec(code + "/bootstrap", rounds);
   std::printf("sandbox_start (%d starts each; start = call to exec done; the worker is stopped "
               "after each)\n", rounds);
-  std::printf("  %-44s %8.3f ms p50 %8.3f ms p90\n", "process (posix_spawn fork+exec, baseline)",
+  std::printf("  %-44s %8.3f ms p50 %8.3f ms p90\n", "plain fork()+execve (baseline)",
+              fork_exec.median_ms, fork_exec.p90_ms);
+  std::printf("  %-44s %8.3f ms p50 %8.3f ms p90\n", "process backend (posix_spawn, vfork-style)",
               baseline.median_ms, baseline.p90_ms);
   auto isolated = haneul::sandbox::MakeSandbox("namespace");
   if (!isolated.ok()) {
@@ -97,13 +133,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "namespace backend failed: %s\n", error.c_str());
     return 1;
   }
-  double ratio = figures.median_ms / baseline.median_ms;
+  double ratio = figures.median_ms / fork_exec.median_ms;
   std::printf("  %-44s %8.3f ms p50 %8.3f ms p90  x%.2f\n",
               "namespace (namespaces+cgroup+pivot_root)", figures.median_ms, figures.p90_ms, ratio);
   std::printf("Targets (reported, not asserted):\n");
   std::printf("  [%s] namespace start <= 3 ms: %.3f ms\n", figures.median_ms <= 3 ? "MET" : "MISSED",
               figures.median_ms);
-  std::printf("  [%s] namespace start <= 3x fork+exec: x%.2f\n", ratio <= 3 ? "MET" : "MISSED",
-              ratio);
+  std::printf("  [%s] namespace start <= 3x a plain fork+exec: x%.2f (x%.2f of posix_spawn)\n",
+              ratio <= 3 ? "MET" : "MISSED", ratio, figures.median_ms / baseline.median_ms);
   return 0;
 }

@@ -42,6 +42,7 @@ struct ServeFlags {
   std::string log_level = "info";
   bool example = false;
   size_t max_environments = 64;
+  int max_function_memory_mb = 0;
 };
 
 bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
@@ -74,6 +75,9 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
     } else if (arg == "--max-environments") {
       if (!value(&text)) return false;
       flags->max_environments = static_cast<size_t>(std::max(1, std::atoi(text.c_str())));
+    } else if (arg == "--max-function-memory") {
+      if (!value(&text)) return false;
+      flags->max_function_memory_mb = std::atoi(text.c_str());
     } else if (arg == "--example") {
       flags->example = true;
     } else {
@@ -119,7 +123,8 @@ int Serve(int argc, char** argv) {
                  "usage: haneul serve [--port 4747] [--host 127.0.0.1] [--data DIR] [--example]\n"
                  "                    [--runtimes-dir DIR] [--python PATH] [--node PATH]\n"
                  "                    [--sandbox auto|namespace|process] [--max-environments N] "
-                 "[--log-level info]\n");
+                 "[--log-level info]\n"
+                 "                    [--max-function-memory MB]\n");
     return 2;
   }
   InitLogging(flags.log_level);
@@ -158,6 +163,7 @@ int Serve(int argc, char** argv) {
   options.node = flags.node;
   options.sandbox = flags.sandbox;
   options.max_environments = flags.max_environments;
+  options.max_function_memory_mb = flags.max_function_memory_mb;
   auto lambda = invoker::LambdaService::Create(loop, **store, logs, options);
   if (!lambda.ok()) {
     std::fprintf(stderr, "haneul: %s\n", lambda.status().message().c_str());

@@ -3,6 +3,8 @@
 // {"Type":"User","message":"..."}.
 #include "haneul/invoker/lambda_service.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -110,6 +112,15 @@ struct LambdaService::Impl {
     return it->second;
   }
 
+  // A MemorySize within Lambda's range that this host cannot give at all.
+  bool MemoryFits(const FunctionConfig& config, AwsError* error) const {
+    if (config.memory_mb <= options.max_function_memory_mb) return true;
+    *error = AwsError::InvalidParameterValue(
+        "MemorySize " + std::to_string(config.memory_mb) + " MB is more than this host can give "
+        "one function (" + std::to_string(options.max_function_memory_mb) + " MB).");
+    return false;
+  }
+
   Status Save(const FunctionConfig& config) {
     return store.Put(std::string(kFunctionKeyPrefix) + config.name, config.ToStorage().dump(),
                      /*sync=*/true);
@@ -157,7 +168,8 @@ struct LambdaService::Impl {
     auto body = ParseJsonObject(request.body, &error);
     if (!body) return responder->Respond(ErrorResponse(error));
     FunctionConfig config;
-    if (!ApplyConfigRequest(*body, /*create=*/true, &config, &error)) {
+    if (!ApplyConfigRequest(*body, /*create=*/true, &config, &error) ||
+        !MemoryFits(config, &error)) {
       return responder->Respond(ErrorResponse(error));
     }
     if (functions.count(config.name)) {
@@ -277,7 +289,8 @@ struct LambdaService::Impl {
     if (!body) return responder->Respond(ErrorResponse(error));
     FunctionConfig config = *current;
     bool applied = code_update ? StoreCode(*body, &config, &error)
-                               : ApplyConfigRequest(*body, /*create=*/false, &config, &error);
+                               : ApplyConfigRequest(*body, /*create=*/false, &config, &error) &&
+                                     MemoryFits(config, &error);
     if (!applied) return responder->Respond(ErrorResponse(error));
     if (auto dry = body->find("DryRun");
         code_update && dry != body->end() && dry->is_boolean() && *dry) {
@@ -401,6 +414,12 @@ LambdaService::~LambdaService() = default;
 Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, KvStore& store,
                                                              LogStore& logs,
                                                              LambdaOptions options) {
+  if (options.max_function_memory_mb <= 0) {
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page_size = sysconf(_SC_PAGE_SIZE);
+    options.max_function_memory_mb =
+        pages > 0 && page_size > 0 ? static_cast<int>((pages / 1024) * (page_size / 1024)) : 10240;
+  }
   auto impl = std::make_unique<Impl>(loop, store, logs, std::move(options));
   // "auto": the namespace backend where this host allows it, else the process backend, said
   // loudly because it isolates nothing.

@@ -75,8 +75,9 @@ _LIVE_SERVERS = []
 class HaneulServer:
     """One `haneul serve` process on a free port, stdout+stderr captured to a log file."""
 
-    def __init__(self, data_dir, log_path):
+    def __init__(self, data_dir, log_path, args=()):
         self.data_dir = data_dir
+        self.args = list(args)  # extra `haneul serve` flags
         self.log_path = log_path
         self.proc = None
         self.endpoint = None
@@ -95,7 +96,7 @@ class HaneulServer:
             self.proc = subprocess.Popen(
                 [binary, "serve", "--port", "0", "--host", "127.0.0.1", "--data", self.data_dir]
                 + (["--sandbox", os.environ["HANEUL_TEST_SANDBOX"]]
-                   if os.environ.get("HANEUL_TEST_SANDBOX") else []),
+                   if os.environ.get("HANEUL_TEST_SANDBOX") else []) + self.args,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=server_env(),
                 start_new_session=True)
         finally:
@@ -218,9 +219,9 @@ def server_factory(tmp_path, request):
     """Start extra servers (e.g. for restart tests); all are stopped at the end of the test."""
     started = []
 
-    def start(data_dir=None):
+    def start(data_dir=None, args=()):
         data_dir = data_dir or str(tmp_path / "data")
-        srv = HaneulServer(data_dir, str(tmp_path / "server.log"))
+        srv = HaneulServer(data_dir, str(tmp_path / "server.log"), args)
         logs = getattr(request.config, "_haneul_logs", [])
         if srv.log_path not in logs:
             request.config._haneul_logs = logs + [srv.log_path]

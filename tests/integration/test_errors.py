@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from lambda_helpers import (
     ROLE,
     assert_log_frame,
+    make_lambda_client,
     function_arn,
     invoke,
     make_zip,
@@ -413,3 +414,19 @@ def test_raw_unknown_route(endpoint, lambda_client):
     status, headers, data = sign_and_send(endpoint, "GET", "/2015-03-31/no-such-thing")
     assert 400 <= status < 500, (status, data)
     assert lambda_client.list_functions()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_memory_size_the_host_cannot_give(server_factory):
+    srv = server_factory(args=["--max-function-memory", "256"])
+    client = make_lambda_client(srv.endpoint)
+    code = make_zip({"app.py": "def handler(e, c):\n    return 1\n"})
+    with pytest.raises(ClientError) as raised:
+        client.create_function(FunctionName="too-big", Runtime="python3.12", Role=ROLE,
+                               Handler="app.handler", Code={"ZipFile": code}, MemorySize=512)
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "more than this host can give" in raised.value.response["Error"]["Message"]
+    client.create_function(FunctionName="fits", Runtime="python3.12", Role=ROLE,
+                           Handler="app.handler", Code={"ZipFile": code}, MemorySize=256)
+    with pytest.raises(ClientError) as raised:
+        client.update_function_configuration(FunctionName="fits", MemorySize=1024)
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"

@@ -23,6 +23,8 @@ struct LambdaOptions {
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
   size_t max_environments = 64;
+  // The largest MemorySize this host can give one environment (0: the host's physical memory).
+  int max_function_memory_mb = 0;
   int init_timeout_ms = 10000;
 };
 
