@@ -180,6 +180,11 @@ Status CodeStore::Unpack(const std::string& zip_path, const std::string& target)
     if (n < 0) return Status::Corruption("bad data for " + name + " in zip");
     chmod(path.c_str(), permissions);
   }
+  // Folders readable by the sandbox's unprivileged user whatever the server's umask was.
+  for (const auto& entry : fs::recursive_directory_iterator(target, ec)) {
+    if (entry.is_directory(ec)) chmod(entry.path().c_str(), 0755);
+  }
+  chmod(target.c_str(), 0755);
   return Status::Ok();
 }
 
