@@ -43,6 +43,8 @@ struct ServeFlags {
   bool example = false;
   size_t max_environments = 64;
   int max_function_memory_mb = 0;
+  int sandbox_uid = 993;
+  int sandbox_gid = 990;
 };
 
 bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
@@ -75,6 +77,14 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
     } else if (arg == "--max-environments") {
       if (!value(&text)) return false;
       flags->max_environments = static_cast<size_t>(std::max(1, std::atoi(text.c_str())));
+    } else if (arg == "--sandbox-user") {
+      // UID:GID the handlers run as under the namespace sandbox.
+      if (!value(&text)) return false;
+      auto colon = text.find(':');
+      if (colon == std::string::npos) return false;
+      flags->sandbox_uid = std::atoi(text.substr(0, colon).c_str());
+      flags->sandbox_gid = std::atoi(text.substr(colon + 1).c_str());
+      if (flags->sandbox_uid <= 0 || flags->sandbox_gid <= 0) return false;
     } else if (arg == "--max-function-memory") {
       if (!value(&text)) return false;
       flags->max_function_memory_mb = std::atoi(text.c_str());
@@ -124,7 +134,7 @@ int Serve(int argc, char** argv) {
                  "                    [--runtimes-dir DIR] [--python PATH] [--node PATH]\n"
                  "                    [--sandbox auto|namespace|process] [--max-environments N] "
                  "[--log-level info]\n"
-                 "                    [--max-function-memory MB]\n");
+                 "                    [--max-function-memory MB] [--sandbox-user 993:990]\n");
     return 2;
   }
   InitLogging(flags.log_level);
@@ -164,6 +174,8 @@ int Serve(int argc, char** argv) {
   options.sandbox = flags.sandbox;
   options.max_environments = flags.max_environments;
   options.max_function_memory_mb = flags.max_function_memory_mb;
+  options.sandbox_uid = flags.sandbox_uid;
+  options.sandbox_gid = flags.sandbox_gid;
   auto lambda = invoker::LambdaService::Create(loop, **store, logs, options);
   if (!lambda.ok()) {
     std::fprintf(stderr, "haneul: %s\n", lambda.status().message().c_str());

@@ -424,7 +424,11 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
   // "auto": the namespace backend where this host allows it, else the process backend, said
   // loudly because it isolates nothing.
   std::string backend = impl->options.sandbox;
-  auto sandbox = sandbox::MakeSandbox(backend == "auto" ? "namespace" : backend);
+  sandbox::SandboxOptions sandbox_options;
+  sandbox_options.uid = static_cast<uid_t>(impl->options.sandbox_uid);
+  sandbox_options.gid = static_cast<gid_t>(impl->options.sandbox_gid);
+  auto sandbox =
+      sandbox::MakeSandbox(backend == "auto" ? "namespace" : backend, sandbox_options);
   if (!sandbox.ok() && backend == "auto") {
     spdlog::warn("namespace sandbox unavailable ({}); using the process sandbox, which isolates "
                  "nothing and enforces no limits",

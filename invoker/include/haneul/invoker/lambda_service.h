@@ -20,6 +20,8 @@ struct LambdaOptions {
   std::string python = "/usr/bin/python3";
   std::string node = "/usr/bin/node";
   std::string sandbox = "auto";  // "auto", "namespace" or "process"
+  int sandbox_uid = 993;        // the unprivileged user handlers run as (namespace backend)
+  int sandbox_gid = 990;
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
   size_t max_environments = 64;
