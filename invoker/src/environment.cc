@@ -176,8 +176,12 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
     spec.environment.push_back(name + "=" + value);
   }
 
-  spawned_at_ = std::chrono::steady_clock::now();
+  auto sandbox_started = std::chrono::steady_clock::now();
   auto worker = sandbox.Start(spec);
+  // Init Duration counts from the runtime's start, as on Lambda: not the sandbox's making.
+  spawned_at_ = std::chrono::steady_clock::now();
+  spdlog::debug("environment {} of {}: sandbox started in {:.2f} ms", id_, function.name,
+                std::chrono::duration<double, std::milli>(spawned_at_ - sandbox_started).count());
   if (!worker.ok()) {
     const Status& status = worker.status();
     bool entrypoint = status.code() == Status::Code::kNotFound ||

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "haneul/common/status.h"
 
@@ -35,6 +36,9 @@ class Cgroup {
   virtual Status Apply(const CgroupLimits& limits) = 0;
   // Moves a process (and so its future children) into this cgroup.
   virtual Status AddProcess(pid_t pid) = 0;
+  // The cgroup.procs files into which a process writes "0" to join this cgroup itself (what a
+  // worker cloned with CLONE_VM does, without allocating).
+  virtual std::vector<std::string> ProcsFiles() const = 0;
   virtual Status Freeze() = 0;
   virtual Status Thaw() = 0;
   // Kills every process in the cgroup (thawing first where needed: a frozen task does not die).

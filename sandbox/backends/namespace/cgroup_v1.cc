@@ -40,6 +40,12 @@ class CgroupV1 : public Cgroup {
     return WriteFile(File(kCpu, "cpu.cfs_quota_us"), std::to_string(share.quota_micros));
   }
 
+  std::vector<std::string> ProcsFiles() const override {
+    std::vector<std::string> files;
+    for (size_t i = 0; i < kControllers.size(); ++i) files.push_back(File(i, "cgroup.procs"));
+    return files;
+  }
+
   Status AddProcess(pid_t pid) override {
     if (pid <= 0) return Status::InvalidArgument("AddProcess: bad pid " + std::to_string(pid));
     std::string line = std::to_string(pid) + "\n";

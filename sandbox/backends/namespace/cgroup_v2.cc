@@ -61,6 +61,8 @@ class CgroupV2 : public Cgroup {
     return Status::Ok();
   }
 
+  std::vector<std::string> ProcsFiles() const override { return {File("cgroup.procs")}; }
+
   Status AddProcess(pid_t pid) override {
     if (pid <= 0) return Status::InvalidArgument("AddProcess: bad pid " + std::to_string(pid));
     return AppendFile(File("cgroup.procs"), std::to_string(pid) + "\n");

@@ -25,6 +25,8 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -46,7 +48,7 @@ namespace {
 // than CAP_LAST_CAP of the headers we were built with, so it comes first. Without /proc (the
 // worker's mount namespace may not have it yet) the bounding set is probed instead:
 // PR_CAPBSET_READ fails with EINVAL past the last capability.
-int LastCapability() {
+int ReadLastCapability() {
   int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     char buffer[16];
@@ -341,7 +343,10 @@ Status DropPrivileges(uid_t uid, gid_t gid) {
   return VerifyNoPrivileges(uid, gid, last_capability);
 }
 
-Status InstallSeccompProfile() {
+namespace {
+
+// The profile as a libseccomp context, ready to load or export.
+Result<FilterContext> BuildFilter(bool synchronise_threads) {
   FilterContext context(seccomp_init(SCMP_ACT_ALLOW), &seccomp_release);
   if (context == nullptr) return Status::Internal("seccomp_init failed");
 
@@ -351,9 +356,11 @@ Status InstallSeccompProfile() {
   // __X32_SYSCALL_BIT) to this action when x32 is not added.
   int rc = seccomp_attr_set(context.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
   if (rc != 0) return FromSeccomp(rc, "seccomp_attr_set(SCMP_FLTATR_ACT_BADARCH)");
-  // Synchronise every thread onto the filter, in case the caller is not single-threaded.
-  rc = seccomp_attr_set(context.get(), SCMP_FLTATR_CTL_TSYNC, 1);
-  if (rc != 0) return FromSeccomp(rc, "seccomp_attr_set(SCMP_FLTATR_CTL_TSYNC)");
+  if (synchronise_threads) {
+    // Synchronise every thread onto the filter, in case the caller is not single-threaded.
+    rc = seccomp_attr_set(context.get(), SCMP_FLTATR_CTL_TSYNC, 1);
+    if (rc != 0) return FromSeccomp(rc, "seccomp_attr_set(SCMP_FLTATR_CTL_TSYNC)");
+  }
   // Report the kernel's errno from seccomp_load rather than libseccomp's ECANCELED.
   rc = seccomp_attr_set(context.get(), SCMP_FLTATR_API_SYSRAWRC, 1);
   if (rc != 0) return FromSeccomp(rc, "seccomp_attr_set(SCMP_FLTATR_API_SYSRAWRC)");
@@ -361,10 +368,72 @@ Status InstallSeccompProfile() {
   HANEUL_RETURN_IF_ERROR(AddDeniedSyscalls(context.get()));
   HANEUL_RETURN_IF_ERROR(AddCloneRules(context.get()));
   HANEUL_RETURN_IF_ERROR(AddPersonalityRules(context.get()));
+  return context;
+}
 
-  rc = seccomp_load(context.get());
+}  // namespace
+
+Status InstallSeccompProfile() {
+  auto context = BuildFilter(/*synchronise_threads=*/true);
+  if (!context.ok()) return context.status();
+  int rc = seccomp_load(context->get());
   if (rc != 0) return FromSeccomp(rc, "seccomp_load");
   return Status::Ok();
 }
+
+Result<std::vector<sock_filter>> BuildSeccompProgram() {
+  auto context = BuildFilter(/*synchronise_threads=*/false);
+  if (!context.ok()) return context.status();
+  // libseccomp writes the program to a descriptor; a memfd keeps it in memory.
+  int fd = memfd_create("haneul-seccomp", MFD_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("memfd_create");
+  int rc = seccomp_export_bpf(context->get(), fd);
+  if (rc != 0) {
+    close(fd);
+    return FromSeccomp(rc, "seccomp_export_bpf");
+  }
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) {
+    close(fd);
+    return Status::Internal("seccomp_export_bpf wrote " + std::to_string(size) + " bytes");
+  }
+  std::vector<sock_filter> program(static_cast<size_t>(size) / sizeof(sock_filter));
+  ssize_t got = pread(fd, program.data(), static_cast<size_t>(size), 0);
+  close(fd);
+  if (got != size) return Status::IoError("reading the exported seccomp program");
+  return program;
+}
+
+int LoadSeccompProgram(const std::vector<sock_filter>& program) {
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(program.size());
+  prog.filter = const_cast<sock_filter*>(program.data());
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) return errno;
+  return 0;
+}
+
+int DropPrivilegesWithoutAllocating(uid_t uid, gid_t gid, int last_capability) {
+  if (uid == 0 || gid == 0) return EINVAL;
+  // The same steps as DropPrivileges, in the same order; see there for the reasons.
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+  for (int capability = 0; capability <= last_capability; ++capability) {
+    if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    return errno;
+  }
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return errno;
+  if (setgroups(0, nullptr) != 0) return errno;
+  if (setresgid(gid, gid, gid) != 0) return errno;
+  if (setresuid(uid, uid, uid) != 0) return errno;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capset, &header, data) != 0) return errno;
+  // What cannot be undone must not be undoable: setuid(0) has to fail now.
+  if (setuid(0) == 0) return EPERM;
+  return 0;
+}
+
+int LastCapability() { return ReadLastCapability(); }
 
 }  // namespace haneul::sandbox

@@ -4,7 +4,10 @@
 // Thread-safety: called in the single-threaded child before exec.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/types.h>
+
+#include <vector>
 
 #include "haneul/common/status.h"
 
@@ -19,5 +22,17 @@ Status DropPrivileges(uid_t uid, gid_t gid);
 // request_key, unshare and setns, clone/clone3 with any CLONE_NEW* flag, ...) answered with
 // EPERM; everything else allowed. Call last before execve (after DropPrivileges).
 Status InstallSeccompProfile();
+
+// For a worker cloned with CLONE_VM (it shares the server's heap, so it must not allocate): the
+// same profile compiled once, in the server, to a classic BPF program...
+Result<std::vector<sock_filter>> BuildSeccompProgram();
+// ...and loaded in the worker with one prctl. Returns 0 or an errno. Needs no_new_privs.
+int LoadSeccompProgram(const std::vector<sock_filter>& program);
+// DropPrivileges' steps as bare syscalls, for the same worker: no allocation, no checks beyond
+// each call's result. last_capability is /proc/sys/kernel/cap_last_cap, read beforehand.
+// Returns 0 or an errno.
+int DropPrivilegesWithoutAllocating(uid_t uid, gid_t gid, int last_capability);
+// /proc/sys/kernel/cap_last_cap (probed with PR_CAPBSET_READ where /proc is missing).
+int LastCapability();
 
 }  // namespace haneul::sandbox
