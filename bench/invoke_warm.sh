@@ -42,6 +42,13 @@ else
   duration=5 warmup=1 cold_rounds=15 mode="full: 5 s per wrk run"
 fi
 npm_timeout=${HANEUL_BENCH_NPM_TIMEOUT:-240}
+# The functions' MemorySize. Under the namespace sandbox CPU follows memory as on Lambda
+# (1769 MB = one full vCPU; 256 MB would be 14% of one), while the baselines run unconstrained:
+# one full vCPU is the like-for-like comparison. HANEUL_BENCH_MEMORY changes it.
+memory_mb=${HANEUL_BENCH_MEMORY:-1769}
+# The sandbox backend of the server under test (default: the server's own default).
+sandbox_args=()
+[ -n "${HANEUL_BENCH_SANDBOX:-}" ] && sandbox_args=(--sandbox "$HANEUL_BENCH_SANDBOX")
 
 haneul="${HANEUL:-$build_dir/cli/haneul}"
 echo_server="$build_dir/bench/bench_echo_server"
@@ -253,7 +260,7 @@ start_group "$work/echo.log" "$echo_server" --port 0
 echo_port=$(wait_for_port "$work/echo.log" "$started_pid") || die "bench_echo_server did not start"
 
 mkdir -p "$work/data"
-start_group "$work/haneul.log" "$haneul" serve --port 0 --data "$work/data"
+start_group "$work/haneul.log" "$haneul" serve --port 0 --data "$work/data" "${sandbox_args[@]}"
 haneul_pid=$started_pid
 haneul_port=$(wait_for_port "$work/haneul.log" "$haneul_pid") || die "haneul serve did not start"
 log "haneul serve on 127.0.0.1:$haneul_port, echo server on 127.0.0.1:$echo_port"
@@ -353,7 +360,8 @@ row() {  # row LABEL TITLE BASELINE_LABEL
 }
 
 echo
-echo "invoke_warm ($mode; wrk -t1, 127.0.0.1; $placement)"
+backend=$(grep -o 'sandbox [a-z]*' "$work/haneul.log" | head -1)
+echo "invoke_warm ($mode; wrk -t1, 127.0.0.1; $placement; functions of ${memory_mb} MB; $backend)"
 echo "Load average (1 min) at start: $load_at_start, at end: $(cut -d' ' -f1 /proc/loadavg) (other work on the machine skews every figure; the ratios less so)"
 echo "Warm invoke, POST {} through the Invoke API. Ratios: this / its baseline (p50 / p99 / req/s)."
 printf '  %-38s %9s %9s %10s\n' "" "p50 ms" "p99 ms" "req/s"
