@@ -10,7 +10,7 @@
 #   - haneul, python no-op (python3.12, bench/functions/python_noop/app.py);
 #   - serverless-offline 13 on serverless 3, the same python handler through its own Invoke API.
 # Cold start: time to the first answer of a freshly created python function, against a bare
-# start of the interpreter the python runtime uses (/usr/bin/python3 with the bootstrap's imports).
+# start of the same bootstrap and handler on the bare interpreter (/usr/bin/python3), no sandbox.
 #
 # Targets are checked and reported, never asserted: these machines move by +-30%, and a CI test
 # must not depend on that. The script fails only when something could not be run or answered
@@ -182,7 +182,8 @@ create_function() {
   local name=$1 runtime=$2 handler=$3 zip=$4
   {
     printf '{"FunctionName":"%s","Runtime":"%s","Handler":"%s",' "$name" "$runtime" "$handler"
-    printf '"Role":"arn:aws:iam::000000000000:role/haneul-bench","MemorySize":256,"Timeout":30,'
+    printf '"Role":"arn:aws:iam::000000000000:role/haneul-bench","MemorySize":%s,"Timeout":30,' \
+      "$memory_mb"
     printf '"Code":{"ZipFile":"%s"}}' "$(base64 -w0 "$zip")"
   } >"$work/create.json"
   local status
@@ -298,14 +299,17 @@ fi
 # Cold starts, one round at a time: a bare interpreter start, then the first invoke of a freshly
 # created function (creation is not timed; curl's time_total covers the invoke alone).
 log "cold starts: $cold_rounds rounds"
-imports='import json, os, sys, time, http.client, importlib'
+bootstrap_py="$root/runtimes/python3/bootstrap.py"
 : >"$work/cold-bare.txt"
 : >"$work/cold-haneul.txt"
 : >"$work/cold-pass.txt"
 cold_failed=""
 for round in $(seq "$cold_rounds"); do
+  # The same bootstrap and handler on a bare interpreter, no sandbox, no server: it initialises,
+  # imports the handler, finds no Runtime API (a closed port) and exits.
   t0=$EPOCHREALTIME
-  "$system_python" -c "$imports"
+  _HANDLER=app.hello LAMBDA_TASK_ROOT="$(dirname "$python_function")" \
+    AWS_LAMBDA_RUNTIME_API=127.0.0.1:1 "$system_python" "$bootstrap_py" >/dev/null 2>&1 || true
   t1=$EPOCHREALTIME
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }' >>"$work/cold-bare.txt"
   t0=$EPOCHREALTIME
@@ -377,13 +381,13 @@ if [ -n "${p50[haneul_python]:-}" ] && [ -n "${p50[echo]:-}" ]; then
 fi
 echo
 echo "Cold start: median of $cold_rounds, ms"
-printf '  %-38s %9s\n' "bare $system_python start (baseline)" "$cold_bare"
+printf "  %-38s %9s\n" "bare bootstrap start (baseline)" "$cold_bare"
 if [ -n "$cold_haneul" ]; then
   printf '  %-38s %9s  x%s\n' "haneul python first invoke" "$cold_haneul" "$(ratio "$cold_haneul" "$cold_bare")"
 else
   printf '  %-38s skipped: %s\n' "haneul python first invoke" "$cold_failed"
 fi
-echo "  (baseline: $system_python -c '$imports')"
+echo "  (baseline: $system_python runtimes/python3/bootstrap.py with the same handler, until it finds no Runtime API and exits)"
 printf '  %-38s %9s  (for reference: the interpreter alone)\n' "bare $system_python -c pass" "$cold_pass"
 echo
 echo "Targets (reported, not asserted):"
