@@ -70,15 +70,6 @@ struct CapabilitySets {
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
 };
 
-Status ClearCapabilitySets() {
-  CapabilitySets sets;  // all zero: effective, permitted and inheritable
-  // capset, not libcap: glibc has no wrapper and one syscall does not need a library.
-  if (syscall(SYS_capset, &sets.header, sets.data) != 0) {
-    return Status::FromErrno("capset(empty effective, permitted and inheritable sets)");
-  }
-  return Status::Ok();
-}
-
 // Checks the end state through the kernel rather than trusting the calls above: a securebit
 // such as SECBIT_NO_SETUID_FIXUP or SECBIT_KEEP_CAPS set by a parent would keep capabilities
 // across setresuid without any call failing.
@@ -308,45 +299,21 @@ Status AddPersonalityRules(scmp_filter_ctx context) {
 Status DropPrivileges(uid_t uid, gid_t gid) {
   // Root as the target would keep root's file access and make the checks below fail.
   if (uid == 0 || gid == 0) return Status::InvalidArgument("worker uid and gid must not be 0");
-
-  // No execve (setuid binary, file capabilities) can grant privileges from here on.
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    return Status::FromErrno("prctl(PR_SET_NO_NEW_PRIVS)");
-  }
-  // The bounding set caps what any later execve could gain; dropping needs CAP_SETPCAP, so it
-  // happens while still root.
+  // The steps are the allocation-free ones the sandbox's worker runs; here they are followed by
+  // checks that the result is really privilege-free.
   const int last_capability = LastCapability();
-  for (int cap = 0; cap <= last_capability; ++cap) {
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      return Status::FromErrno("prctl(PR_CAPBSET_DROP, " + std::to_string(cap) + ")");
-    }
+  if (int error = DropPrivilegesWithoutAllocating(uid, gid, last_capability)) {
+    return Status::FromErrno("drop privileges to " + std::to_string(uid) + ":" +
+                                 std::to_string(gid),
+                             error);
   }
-  // Ambient capabilities survive execve of unprivileged binaries; none may be left.
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
-    return Status::FromErrno("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
-  }
-  // With keep-caps the permitted set would survive the uid change below.
-  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return Status::FromErrno("prctl(PR_SET_KEEPCAPS)");
-  // Groups before ids: after setresuid we could no longer change them. Root's supplementary
-  // groups would otherwise follow the worker.
-  if (setgroups(0, nullptr) != 0) return Status::FromErrno("setgroups(0)");
-  if (setresgid(gid, gid, gid) != 0) {
-    return Status::FromErrno("setresgid(" + std::to_string(gid) + ")");
-  }
-  // Leaving uid 0 clears the effective and permitted sets (no keep-caps).
-  if (setresuid(uid, uid, uid) != 0) {
-    return Status::FromErrno("setresuid(" + std::to_string(uid) + ")");
-  }
-  // setresuid leaves the inheritable set alone; clear it, and the rest in case a securebit kept
-  // them.
-  HANEUL_RETURN_IF_ERROR(ClearCapabilitySets());
   return VerifyNoPrivileges(uid, gid, last_capability);
 }
 
 namespace {
 
 // The profile as a libseccomp context, ready to load or export.
-Result<FilterContext> BuildFilter(bool synchronise_threads) {
+Result<FilterContext> BuildFilter() {
   FilterContext context(seccomp_init(SCMP_ACT_ALLOW), &seccomp_release);
   if (context == nullptr) return Status::Internal("seccomp_init failed");
 
@@ -356,14 +323,6 @@ Result<FilterContext> BuildFilter(bool synchronise_threads) {
   // __X32_SYSCALL_BIT) to this action when x32 is not added.
   int rc = seccomp_attr_set(context.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
   if (rc != 0) return FromSeccomp(rc, "seccomp_attr_set(SCMP_FLTATR_ACT_BADARCH)");
-  if (synchronise_threads) {
-    // Synchronise every thread onto the filter, in case the caller is not single-threaded.
-    rc = seccomp_attr_set(context.get(), SCMP_FLTATR_CTL_TSYNC, 1);
-    if (rc != 0) return FromSeccomp(rc, "seccomp_attr_set(SCMP_FLTATR_CTL_TSYNC)");
-  }
-  // Report the kernel's errno from seccomp_load rather than libseccomp's ECANCELED.
-  rc = seccomp_attr_set(context.get(), SCMP_FLTATR_API_SYSRAWRC, 1);
-  if (rc != 0) return FromSeccomp(rc, "seccomp_attr_set(SCMP_FLTATR_API_SYSRAWRC)");
 
   HANEUL_RETURN_IF_ERROR(AddDeniedSyscalls(context.get()));
   HANEUL_RETURN_IF_ERROR(AddCloneRules(context.get()));
@@ -374,15 +333,17 @@ Result<FilterContext> BuildFilter(bool synchronise_threads) {
 }  // namespace
 
 Status InstallSeccompProfile() {
-  auto context = BuildFilter(/*synchronise_threads=*/true);
-  if (!context.ok()) return context.status();
-  int rc = seccomp_load(context->get());
-  if (rc != 0) return FromSeccomp(rc, "seccomp_load");
+  // The same program the namespace sandbox compiles once and loads in every worker.
+  auto program = BuildSeccompProgram();
+  if (!program.ok()) return program.status();
+  if (int error = LoadSeccompProgram(*program)) {
+    return Status::FromErrno("prctl(PR_SET_SECCOMP)", error);
+  }
   return Status::Ok();
 }
 
 Result<std::vector<sock_filter>> BuildSeccompProgram() {
-  auto context = BuildFilter(/*synchronise_threads=*/false);
+  auto context = BuildFilter();
   if (!context.ok()) return context.status();
   // libseccomp writes the program to a descriptor; a memfd keeps it in memory.
   int fd = memfd_create("haneul-seccomp", MFD_CLOEXEC);
@@ -426,9 +387,10 @@ int DropPrivilegesWithoutAllocating(uid_t uid, gid_t gid, int last_capability) {
   if (setgroups(0, nullptr) != 0) return errno;
   if (setresgid(gid, gid, gid) != 0) return errno;
   if (setresuid(uid, uid, uid) != 0) return errno;
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-  if (syscall(SYS_capset, &header, data) != 0) return errno;
+  // setresuid leaves the inheritable set alone, and a securebit could keep the others: clear
+  // all three (capset: glibc has no wrapper, and one syscall needs no library).
+  CapabilitySets sets;
+  if (syscall(SYS_capset, &sets.header, sets.data) != 0) return errno;
   // What cannot be undone must not be undoable: setuid(0) has to fail now.
   if (setuid(0) == 0) return EPERM;
   return 0;

@@ -20,7 +20,8 @@ Status DropPrivileges(uid_t uid, gid_t gid);
 // Installs the filter: Docker's default deny list and more (mount, umount2, pivot_root, ptrace,
 // kexec_*, init_module/finit_module/delete_module, bpf, perf_event_open, keyctl/add_key/
 // request_key, unshare and setns, clone/clone3 with any CLONE_NEW* flag, ...) answered with
-// EPERM; everything else allowed. Call last before execve (after DropPrivileges).
+// EPERM; everything else allowed. Call last before execve (after DropPrivileges, which sets
+// no_new_privs). It is BuildSeccompProgram + LoadSeccompProgram, and binds the calling thread.
 Status InstallSeccompProfile();
 
 // For a worker cloned with CLONE_VM (it shares the server's heap, so it must not allocate): the
