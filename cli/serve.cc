@@ -106,15 +106,15 @@ void DeployExample(const std::string& endpoint, const std::string& runtimes_dire
     std::fprintf(stderr, "haneul: example not deployed: %s\n", zip.status().message().c_str());
     return;
   }
-  nlohmann::json body = {{"FunctionName", "hello"},
-                         {"Runtime", "python3.11"},
-                         {"Handler", "app.handler"},
-                         {"Role", "arn:aws:iam::000000000000:role/haneul"},
-                         {"Code", {{"ZipFile", Base64Encode(*zip)}}}};
+  DeployOptions example;
+  example.name = "hello";
+  example.runtime = "python3.11";
+  example.handler = "app.handler";
+  std::string body = CreateFunctionBody(example, Base64Encode(*zip));
   HttpClient client;
   Headers headers;
   headers.Set("Content-Type", "application/json");
-  auto response = client.Send("POST", endpoint + "/2015-03-31/functions", headers, body.dump());
+  auto response = client.Send("POST", endpoint + "/2015-03-31/functions", headers, body);
   if (!response.ok()) {
     std::fprintf(stderr, "haneul: example not deployed: %s\n",
                  response.status().message().c_str());
@@ -188,19 +188,10 @@ int Serve(int argc, char** argv) {
   listen.host = flags.host;
   listen.port = static_cast<uint16_t>(flags.port);
   listen.body_limit = kEndpointBodyLimit;
-  listen.too_large = [](const HttpRequest& request) {
-    bool invoke = request.path.find("/invocations") != std::string::npos;
-    HttpResponse response = HttpResponse::Json(
-        413, nlohmann::json{{"Type", "User"},
-                            {"message", invoke ? "Request must be smaller than 6291456 bytes "
-                                                 "for the InvokeFunction operation"
-                                               : "Request must be smaller than 70167211 bytes"}}
-                 .dump());
-    response.headers.Set("x-amzn-ErrorType",
-                         invoke ? "RequestTooLargeException" : "RequestEntityTooLargeException");
-    return response;
-  };
   auto& lambda_service = **lambda;
+  listen.too_large = [&](const HttpRequest& request) {
+    return lambda_service.RequestTooLarge(request);
+  };
   auto port = server.Listen(listen, [&](HttpRequest request, std::shared_ptr<Responder> responder) {
     if (logs_service.Handle(request, responder)) return;
     if (lambda_service.Handle(request, responder)) return;

@@ -222,7 +222,7 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
                             });
   }
   init_timer_.Start(context_.init_timeout, [this] { OnInitTimeout(); });
-  Platform("INIT_START Runtime Version: " + RuntimeVersion(function.runtime) +
+  Emit("INIT_START Runtime Version: " + RuntimeVersion(function.runtime) +
            "\tRuntime Version ARN: arn:aws:lambda:" + region + "::runtime:haneul");
   return true;
 }
@@ -301,8 +301,6 @@ void Environment::Emit(std::string_view line) {
   }
 }
 
-void Environment::Platform(const std::string& line) { Emit(line); }
-
 void Environment::OnReady() {
   init_timer_.Cancel();
   init_duration_ms_ = MillisSince(spawned_at_);
@@ -338,7 +336,7 @@ void Environment::Deliver() {
   int timeout_ms = function_->timeout_seconds * 1000;
   invocation.deadline_unix_ms = NowUnixMillis() + timeout_ms;
   worker_->ResetPeakMemory();
-  Platform("START RequestId: " + request_id_ + " Version: $LATEST");
+  Emit("START RequestId: " + request_id_ + " Version: $LATEST");
   invoke_started_ = std::chrono::steady_clock::now();
   invoke_timer_.Start(std::chrono::milliseconds(timeout_ms), [this] { OnTimeout(); });
   runtime_api_.Invoke(std::move(invocation), [this](runtime_api::InvocationResult result) {
@@ -387,8 +385,8 @@ void Environment::Finish(bool function_error, std::string payload,
     done(std::move(outcome));
     done = nullptr;
   }
-  Platform("END RequestId: " + request_id_);
-  Platform(ReportLine(duration, report_suffix));
+  Emit("END RequestId: " + request_id_);
+  Emit(ReportLine(duration, report_suffix));
   if (done) {
     outcome.log_tail =
         tail_.size() > kTailBytes ? tail_.substr(tail_.size() - kTailBytes) : tail_;
@@ -412,7 +410,7 @@ void Environment::OnTimeout() {
   // The whole tree dies before the caller hears of the timeout.
   if (worker_) worker_->Kill();
   std::string seconds = FormatMs(function_->timeout_seconds);
-  Platform(IsoTimestamp(NowUnixMillis()) + " " + request_id_ + " Task timed out after " +
+  Emit(IsoTimestamp(NowUnixMillis()) + " " + request_id_ + " Task timed out after " +
            seconds + " seconds");
   Finish(true,
          ErrorDocument("Sandbox.Timedout", "RequestId: " + request_id_ +
@@ -439,7 +437,7 @@ void Environment::OnWorkerExit() {
     runtime_api_.Abandon();
     std::string type = out_of_memory ? "Runtime.OutOfMemory" : "Runtime.ExitError";
     std::string message = "RequestId: " + request_id_ + " Error: Runtime exited with error: " + how;
-    Platform(message + "\n" + type);
+    Emit(message + "\n" + type);
     Finish(true, ErrorDocument(type, message), "Status: error\tError Type: " + type);
   } else if (state_ == State::kStarting) {
     init_timer_.Cancel();
@@ -460,14 +458,14 @@ void Environment::OnWorkerExit() {
                                         (pending_ ? pending_->request_id : std::string()) +
                                         " Error: Runtime exited with error: " + how);
     }
-    Platform("INIT_REPORT Init Duration: " + FormatMs(init_ms) + " ms\tPhase: init\tStatus: " +
+    Emit("INIT_REPORT Init Duration: " + FormatMs(init_ms) + " ms\tPhase: init\tStatus: " +
              std::string(init_timed_out_ ? "timeout" : "error") + "\tError Type: " + type);
     if (pending_) {
       state_ = State::kBusy;
       request_id_ = pending_->request_id;
       pending_.reset();
       invoke_started_ = std::chrono::steady_clock::now();
-      Platform("START RequestId: " + request_id_ + " Version: $LATEST");
+      Emit("START RequestId: " + request_id_ + " Version: $LATEST");
       Finish(true, std::move(payload), "Status: error\tError Type: " + type);
     }
   }

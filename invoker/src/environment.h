@@ -73,7 +73,6 @@ class Environment : public std::enable_shared_from_this<Environment> {
   void WatchPipe(int which);
   void ReadPipe(int which);
   void Emit(std::string_view line);
-  void Platform(const std::string& line);
   void OnReady();
   void OnInitError(std::string error_type, std::string body);
   void OnInitTimeout();

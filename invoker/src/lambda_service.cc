@@ -34,6 +34,12 @@ HttpResponse ErrorResponse(const AwsError& error) {
   return response;
 }
 
+AwsError InvokePayloadTooLarge() {
+  return AwsError::RequestTooLarge("Request must be smaller than " +
+                                   std::to_string(kMaxInvokePayload) +
+                                   " bytes for the InvokeFunction operation");
+}
+
 HttpResponse JsonResponse(int status, const Json& body) {
   HttpResponse response = HttpResponse::Json(status, body.dump());
   response.headers.Set("x-amzn-RequestId", NewUuid());
@@ -312,9 +318,7 @@ struct LambdaService::Impl {
           "set: [Event, RequestResponse, DryRun]")));
     }
     if (request.body.size() > kMaxInvokePayload) {
-      return responder->Respond(ErrorResponse(AwsError::RequestTooLarge(
-          "Request must be smaller than " + std::to_string(kMaxInvokePayload) +
-          " bytes for the InvokeFunction operation")));
+      return responder->Respond(ErrorResponse(InvokePayloadTooLarge()));
     }
     if (!request.body.empty() &&
         !Json::accept(request.body)) {
@@ -461,6 +465,12 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
 }
 
 std::string LambdaService::sandbox_name() const { return impl_->sandbox->name(); }
+
+HttpResponse LambdaService::RequestTooLarge(const HttpRequest& request) const {
+  if (request.path.ends_with("/invocations")) return ErrorResponse(InvokePayloadTooLarge());
+  return ErrorResponse({413, "RequestEntityTooLargeException",
+                        "Request must be smaller than 70167211 bytes"});
+}
 
 bool LambdaService::HasFunction(const std::string& name) const {
   return impl_->functions.count(name) > 0;

@@ -46,6 +46,9 @@ class LambdaService {
   bool Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder);
 
   bool HasFunction(const std::string& name) const;
+  // The answer to a request whose body is over the endpoint's limit (never read), in Lambda's
+  // shape: RequestTooLargeException for Invoke, RequestEntityTooLargeException otherwise.
+  HttpResponse RequestTooLarge(const HttpRequest& request) const;
   // The sandbox backend in use ("namespace" or "process").
   std::string sandbox_name() const;
 
