@@ -24,9 +24,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages used by the integration tests (the official Node runtime interface client).
-if [ "${HANEUL_SKIP_NPM:-0}" != 1 ] && [ -f "$here/tests/integration/package.json" ] &&
-   [ ! -d "$here/tests/integration/node_modules" ]; then
+# npm packages used by the integration tests (the official Node runtime interface client and the
+# AWS SDK for JavaScript v3 clients). Re-run when package.json or its lock changed since the last
+# install (a stamp inside node_modules records it).
+it="$here/tests/integration"
+stamp="$it/node_modules/.haneul-installed"
+if [ "${HANEUL_SKIP_NPM:-0}" != 1 ] && [ -f "$it/package.json" ] &&
+   { [ ! -f "$stamp" ] || [ "$it/package.json" -nt "$stamp" ] || [ "$it/package-lock.json" -nt "$stamp" ]; }; then
   echo "install-deps: npm install in tests/integration"
-  (cd "$here/tests/integration" && npm install --no-audit --no-fund --loglevel=error)
+  (cd "$it" && npm install --no-audit --no-fund --loglevel=error)
+  touch "$stamp"
 fi

@@ -354,6 +354,18 @@ class NamespaceWorker : public Worker {
     return count.ok() && *count > oom_baseline_;
   }
 
+  bool Freeze() override {
+    Status frozen = cgroup_->Freeze();
+    if (!frozen.ok()) spdlog::warn("sandbox: {}", frozen.message());
+    return frozen.ok();
+  }
+
+  bool Thaw() override {
+    Status thawed = cgroup_->Thaw();
+    if (!thawed.ok()) spdlog::warn("sandbox: {}", thawed.message());
+    return thawed.ok();
+  }
+
  private:
   pid_t pid_;
   int stdout_fd_;

@@ -58,6 +58,11 @@ class Worker {
   virtual void ResetPeakMemory() = 0;
   // Peak memory use since the last reset, in bytes.
   virtual uint64_t PeakMemoryBytes() = 0;
+  // Stops every process of the worker so an idle environment costs no CPU (cgroup freezer), and
+  // resumes them. Backends without a freezer return false and do nothing. Kill() works on a
+  // frozen worker.
+  virtual bool Freeze() { return false; }
+  virtual bool Thaw() { return false; }
 };
 
 class Sandbox {
