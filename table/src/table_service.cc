@@ -1,0 +1,2546 @@
+// TableService: the DynamoDB JSON 1.0 protocol over Storage; see table_service.h.
+// Every operation validates its whole request before touching storage, then applies its
+// writes as one WriteBatch (items and index entries together), so a malformed request never
+// leaves a partial write.
+#include "haneul/table/table_service.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "expression.h"
+#include "haneul/common/ids.h"
+#include "number.h"
+#include "storage.h"
+
+namespace haneul::table {
+
+namespace {
+
+constexpr std::string_view kTargetPrefix = "DynamoDB_20120810.";
+constexpr size_t kMaxItemSize = 400 * 1024;
+constexpr size_t kMaxHashKeySize = 2048;
+constexpr size_t kMaxRangeKeySize = 1024;
+constexpr size_t kPageLimitBytes = 1024 * 1024;
+constexpr int64_t kIdempotencyWindowMs = 10 * 60 * 1000;
+
+// CRC32 (IEEE, as zlib computes it) of the body: DynamoDB's x-amz-crc32 header, which the SDKs
+// verify.
+uint32_t Crc32(std::string_view data) {
+  return static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+}
+
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+HttpResponse MakeResponse(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.headers.Set("Content-Type", "application/x-amz-json-1.0");
+  response.headers.Set("x-amzn-RequestId", NewUuid());
+  response.headers.Set("x-amz-crc32", std::to_string(Crc32(body)));
+  response.body = std::move(body);
+  return response;
+}
+
+HttpResponse ErrorResponse(const ApiError& error) {
+  json body = error.extra.is_object() ? error.extra : json::object();
+  body["__type"] = "com.amazonaws.dynamodb.v20120810#" + error.type;
+  body["message"] = error.message;
+  return MakeResponse(error.http_status, Dump(body));
+}
+
+// A request field, or nullptr when absent or null.
+const json* Field(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+MaybeError StringField(const json& body, const char* name, std::string* out) {
+  const json* value = Field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_string()) {
+    return ApiError::Serialization(std::string("Unexpected value type for ") + name);
+  }
+  *out = value->get<std::string>();
+  return std::nullopt;
+}
+
+std::string Lower(std::string text) {
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+MaybeError ValidateTableName(const std::string& name, const char* field = "TableName") {
+  std::string member = Lower(field);
+  if (name.empty()) {
+    return ApiError::Validation("1 validation error detected: Value null at '" + member +
+                                "' failed to satisfy constraint: Member must not be null");
+  }
+  if (name.size() < 3) {
+    return ApiError::Validation("1 validation error detected: Value '" + name + "' at '" + member +
+                                "' failed to satisfy constraint: Member must have length greater "
+                                "than or equal to 3");
+  }
+  if (name.size() > 255) {
+    return ApiError::Validation("1 validation error detected: Value '" + name + "' at '" + member +
+                                "' failed to satisfy constraint: Member must have length less "
+                                "than or equal to 255");
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return ApiError::Validation("1 validation error detected: Value '" + name + "' at '" +
+                                  member +
+                                  "' failed to satisfy constraint: Member must satisfy "
+                                  "regular expression pattern: [a-zA-Z0-9_.-]+");
+    }
+  }
+  return std::nullopt;
+}
+
+ApiError TableNotFound() { return ApiError::NotFound("Requested resource not found"); }
+
+json KeySchemaJson(const KeySchema& key) {
+  json out = json::array({{{"AttributeName", key.hash}, {"KeyType", "HASH"}}});
+  if (!key.range.empty()) out.push_back({{"AttributeName", key.range}, {"KeyType", "RANGE"}});
+  return out;
+}
+
+// Writes and reads round up to capacity units.
+double WriteUnits(size_t bytes) { return std::max<double>(1, std::ceil(bytes / 1024.0)); }
+double ReadUnits(size_t bytes, bool consistent) {
+  double units = std::max<double>(1, std::ceil(bytes / 4096.0));
+  return consistent ? units : units / 2;
+}
+
+uint64_t Fnv1a(std::string_view data) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : data) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+// Stored item values: 4 bytes little-endian item size (as DynamoDB counts it) then the item's
+// wire JSON, so pages can be sized and answered without parsing the items.
+std::string EncodeStored(const json& item) {
+  std::string text = Dump(item);
+  uint32_t size = static_cast<uint32_t>(ItemSize(item));
+  std::string out(4, '\0');
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((size >> (8 * i)) & 0xff);
+  out += text;
+  return out;
+}
+
+bool DecodeStored(std::string_view data, size_t* size, std::string_view* text) {
+  if (data.size() < 4) return false;
+  uint32_t value = 0;
+  for (int i = 0; i < 4; ++i)
+    value |= static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << (8 * i);
+  *size = value;
+  *text = data.substr(4);
+  return true;
+}
+
+json ParseStored(std::string_view data) {
+  size_t size = 0;
+  std::string_view text;
+  if (!DecodeStored(data, &size, &text)) return json();
+  return json::parse(text, nullptr, false);
+}
+
+}  // namespace
+
+struct TableService::Impl {
+  TableOptions options;
+  std::unique_ptr<Storage> storage;
+  // A GetItem answer built by splicing the stored item text (no parse and dump of the item).
+  std::optional<std::string> raw_response;
+
+  // Group commit (see TableOptions::loop). Loop thread: waiting, in_flight, sync_running.
+  // The syncer thread only calls Storage::SyncWal and posts its outcome to the loop.
+  using PendingAnswer = std::pair<std::shared_ptr<Responder>, HttpResponse>;
+  std::vector<PendingAnswer> waiting;    // written, not yet covered by a started fsync
+  std::vector<PendingAnswer> in_flight;  // covered by the fsync now running
+  bool sync_running = false;
+  std::thread syncer;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool sync_requested = false;  // guarded by mutex
+  bool stopping = false;        // guarded by mutex
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (syncer.joinable()) syncer.join();
+    *alive = false;
+  }
+
+  void SyncerLoop() {
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [&] { return sync_requested || stopping; });
+        if (stopping) return;
+        sync_requested = false;
+      }
+      MaybeError error = storage->SyncWal();
+      std::weak_ptr<bool> token = alive;
+      options.loop->Post([this, token, error] {
+        if (token.expired() || !*token.lock()) return;
+        FinishSync(error);
+      });
+    }
+  }
+
+  void StartSync() {
+    in_flight.swap(waiting);
+    sync_running = true;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      sync_requested = true;
+    }
+    wake.notify_one();
+  }
+
+  void FinishSync(const MaybeError& error) {
+    std::vector<PendingAnswer> done;
+    done.swap(in_flight);
+    sync_running = false;
+    if (!waiting.empty()) StartSync();
+    for (auto& [responder, response] : done) {
+      responder->Respond(error ? ErrorResponse(*error) : std::move(response));
+    }
+  }
+
+  void Answer(const std::shared_ptr<Responder>& responder, HttpResponse response) {
+    if (!storage->TakeDirty() || options.loop == nullptr || !options.sync) {
+      responder->Respond(std::move(response));
+      return;
+    }
+    waiting.emplace_back(responder, std::move(response));
+    if (!sync_running) StartSync();
+  }
+  std::string host = "localhost";
+  // ClientRequestToken -> (request fingerprint, time) for TransactWriteItems idempotency.
+  std::map<std::string, std::pair<std::string, int64_t>> transaction_tokens;
+
+  // Provisioned capacity: a token bucket per table and direction, refilled at the provisioned
+  // rate and holding up to 300 seconds of unused capacity (DynamoDB's burst capacity). A request
+  // is refused while its bucket is empty; its actual cost is charged afterwards (the bucket may
+  // go into debt, as DynamoDB lets one large request through). On-demand tables never throttle.
+  struct Bucket {
+    double tokens = 0;
+    double rate = 0;
+    std::chrono::steady_clock::time_point refilled;
+    bool primed = false;
+  };
+  std::map<std::pair<std::string, bool>, Bucket> buckets;  // (table id, write?)
+
+  Bucket* BucketFor(const TableMeta& table, bool write) {
+    if (table.billing_mode != "PROVISIONED" || !table.provisioned.is_object()) return nullptr;
+    double rate = table.provisioned.value(write ? "WriteCapacityUnits" : "ReadCapacityUnits", 0);
+    if (rate <= 0) return nullptr;
+    Bucket& bucket = buckets[{table.id, write}];
+    auto now = std::chrono::steady_clock::now();
+    if (!bucket.primed || bucket.rate != rate) {
+      bucket = Bucket{rate * 300, rate, now, true};
+    }
+    double elapsed = std::chrono::duration<double>(now - bucket.refilled).count();
+    bucket.tokens = std::min(rate * 300, bucket.tokens + elapsed * rate);
+    bucket.refilled = now;
+    return &bucket;
+  }
+  MaybeError CheckThroughput(const TableMeta& table, bool write) {
+    Bucket* bucket = BucketFor(table, write);
+    if (bucket != nullptr && bucket->tokens <= 0) {
+      return ApiError{"ProvisionedThroughputExceededException",
+                      "The level of configured provisioned throughput for the table was exceeded. "
+                      "Consider increasing your provisioning level with the UpdateTable API."};
+    }
+    return std::nullopt;
+  }
+  void Charge(const TableMeta& table, bool write, double units) {
+    if (Bucket* bucket = BucketFor(table, write)) bucket->tokens -= units;
+  }
+
+  std::string TableArn(const std::string& name) const {
+    return "arn:aws:dynamodb:" + options.region + ":" + options.account + ":table/" + name;
+  }
+
+  MaybeError Dispatch(const std::string& operation, json& request, json* response);
+
+  // --- control plane -------------------------------------------------------------------------
+  json Describe(const TableMeta& table, const std::string& status, bool with_counts);
+  MaybeError CreateTable(json& request, json* response);
+  MaybeError DescribeTable(json& request, json* response);
+  MaybeError ListTables(json& request, json* response);
+  MaybeError DeleteTable(json& request, json* response);
+  MaybeError UpdateTable(json& request, json* response);
+  MaybeError TableFromArn(const json& request, TableMeta** out);
+  MaybeError TagResource(json& request, json* response);
+  MaybeError UntagResource(json& request, json* response);
+  MaybeError ListTagsOfResource(json& request, json* response);
+  MaybeError ParseIndex(const json& spec, bool global, const std::string& billing, TableMeta* table,
+                        IndexMeta* out);
+  MaybeError Backfill(TableMeta* table, IndexMeta* index);
+
+  // --- data plane ----------------------------------------------------------------------------
+  struct PreparedWrite {
+    TableMeta* table = nullptr;
+    std::string key;
+    std::optional<json> old_item;
+    std::optional<json> new_item;  // nullopt: delete (or no change for ConditionCheck)
+    bool writes = true;
+    bool condition_failed = false;
+    std::string return_values = "NONE";
+    std::string return_on_failure = "NONE";
+    std::vector<Path> updated_paths;
+    std::string capacity_mode = "NONE";
+  };
+  MaybeError FindTable(const json& request, TableMeta** out);
+  MaybeError EncodeKey(const TableMeta& table, const json& key, bool from_item, std::string* out);
+  MaybeError CheckIndexKeys(const TableMeta& table, const json& item);
+  MaybeError ReadItem(TableMeta& table, const std::string& key, std::optional<json>* out);
+  void AddWrite(TableMeta& table, const std::string& key, const std::optional<json>& old_item,
+                const std::optional<json>& new_item, rocksdb::WriteBatch* batch);
+  MaybeError PrepareWrite(const std::string& kind, json& request, PreparedWrite* out);
+  json WriteResponse(const PreparedWrite& write);
+  ApiError ConditionFailure(const PreparedWrite& write);
+  json Capacity(const TableMeta& table, double units, const std::string& mode);
+
+  MaybeError PutItem(json& request, json* response) {
+    return SingleWrite("Put", request, response);
+  }
+  MaybeError DeleteItem(json& request, json* response) {
+    return SingleWrite("Delete", request, response);
+  }
+  MaybeError UpdateItem(json& request, json* response) {
+    return SingleWrite("Update", request, response);
+  }
+  MaybeError SingleWrite(const std::string& kind, json& request, json* response);
+  MaybeError GetItem(json& request, json* response);
+  MaybeError QueryOrScan(bool query, json& request, json* response);
+  MaybeError BatchGetItem(json& request, json* response);
+  MaybeError BatchWriteItem(json& request, json* response);
+  MaybeError TransactWriteItems(json& request, json* response);
+  MaybeError TransactGetItems(json& request, json* response);
+};
+
+// =============================================================================================
+// Shared request helpers.
+
+namespace {
+
+// Validates ExpressionAttributeNames/Values and returns pointers for the ExpressionContext.
+MaybeError ExpressionTables(json& request, bool uses_expressions, const json** names,
+                            const json** values) {
+  *names = Field(request, "ExpressionAttributeNames");
+  *values = Field(request, "ExpressionAttributeValues");
+  if (*names != nullptr) {
+    if (!(*names)->is_object())
+      return ApiError::Serialization("Unexpected ExpressionAttributeNames");
+    if (!uses_expressions) {
+      return ApiError::Validation(
+          "ExpressionAttributeNames can only be specified when using expressions");
+    }
+    if ((*names)->empty())
+      return ApiError::Validation("ExpressionAttributeNames must not be empty");
+    for (const auto& [key, value] : (*names)->items()) {
+      if (key.size() < 2 || key[0] != '#') {
+        return ApiError::Validation(
+            "ExpressionAttributeNames contains invalid key: Syntax error; "
+            "key: \"" +
+            key + "\"");
+      }
+      if (!value.is_string()) return ApiError::Serialization("Unexpected ExpressionAttributeNames");
+    }
+  }
+  if (*values != nullptr) {
+    if (!(*values)->is_object()) {
+      return ApiError::Serialization("Unexpected ExpressionAttributeValues");
+    }
+    if (!uses_expressions) {
+      return ApiError::Validation(
+          "ExpressionAttributeValues can only be specified when using expressions");
+    }
+    if ((*values)->empty()) {
+      return ApiError::Validation("ExpressionAttributeValues must not be empty");
+    }
+    json& mutable_values = request["ExpressionAttributeValues"];
+    for (auto& [key, value] : mutable_values.items()) {
+      if (key.size() < 2 || key[0] != ':') {
+        return ApiError::Validation(
+            "ExpressionAttributeValues contains invalid key: Syntax error; "
+            "key: \"" +
+            key + "\"");
+      }
+      if (auto error = ValidateValue(value)) {
+        if (error->type != "ValidationException") return error;
+        std::string message = error->message;
+        return ApiError::Validation("ExpressionAttributeValues contains invalid value: " + message +
+                                    " for key " + key);
+      }
+    }
+    *values = &mutable_values;
+  }
+  return std::nullopt;
+}
+
+// Rejects legacy (non-expression) parameters mixed with expression ones.
+MaybeError CheckLegacyMix(const json& request, std::initializer_list<const char*> legacy,
+                          std::initializer_list<const char*> modern) {
+  std::string old_names, new_names;
+  for (const char* name : legacy) {
+    if (Field(request, name)) old_names += (old_names.empty() ? "" : ", ") + std::string(name);
+  }
+  for (const char* name : modern) {
+    if (Field(request, name)) new_names += (new_names.empty() ? "" : ", ") + std::string(name);
+  }
+  if (!old_names.empty() && !new_names.empty()) {
+    return ApiError::Validation(
+        "Can not use both expression and non-expression parameters in the same request: "
+        "Non-expression parameters: {" +
+        old_names + "} Expression parameters: {" + new_names + "}");
+  }
+  return std::nullopt;
+}
+
+Operand PathOperand(const std::string& name) {
+  Operand operand;
+  operand.kind = Operand::Kind::kPath;
+  operand.path.push_back(PathElement{name});
+  return operand;
+}
+
+Operand ValueOperand(const json& value) {
+  Operand operand;
+  operand.kind = Operand::Kind::kValue;
+  operand.value = value;
+  return operand;
+}
+
+// The legacy condition maps (Expected, KeyConditions, QueryFilter, ScanFilter) as a condition
+// tree: {attribute: {ComparisonOperator, AttributeValueList} | {Value, Exists}}, joined by
+// ConditionalOperator (AND unless OR).
+MaybeError LegacyCondition(json& conditions, const json& request, std::optional<Condition>* out) {
+  if (!conditions.is_object()) return ApiError::Serialization("Unexpected condition map");
+  std::string joiner = "AND";
+  TABLE_TRY(StringField(request, "ConditionalOperator", &joiner));
+  if (joiner != "AND" && joiner != "OR") {
+    return ApiError::Validation("1 validation error detected: Value '" + joiner +
+                                "' at 'conditionalOperator' failed to satisfy constraint: Member "
+                                "must satisfy enum value set: [AND, OR]");
+  }
+  for (auto& [name, spec] : conditions.items()) {
+    if (!spec.is_object()) return ApiError::Serialization("Unexpected condition");
+    Condition node;
+    std::vector<json> values;
+    if (spec.contains("AttributeValueList") && spec["AttributeValueList"].is_array()) {
+      for (auto& value : spec["AttributeValueList"]) {
+        TABLE_TRY(ValidateValue(value));
+        values.push_back(value);
+      }
+    }
+    std::string op;
+    TABLE_TRY(StringField(spec, "ComparisonOperator", &op));
+    if (op.empty()) {
+      // Expected's older form: {Value} means EQ, {Exists: false} means NULL.
+      const json* exists = Field(spec, "Exists");
+      bool must_exist = exists == nullptr || (exists->is_boolean() && exists->get<bool>());
+      if (spec.contains("Value") && !spec["Value"].is_null()) {
+        if (!must_exist) {
+          return ApiError::Validation(
+              "One or more parameter values were invalid: Value cannot "
+              "be used when Exists is false for Attribute: " +
+              name);
+        }
+        TABLE_TRY(ValidateValue(spec["Value"]));
+        values = {spec["Value"]};
+        op = "EQ";
+      } else if (!must_exist) {
+        op = "NULL";
+      } else {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Value must be "
+            "provided when Exists is true for Attribute: " +
+            name);
+      }
+    }
+    size_t want = 1;
+    if (op == "NULL" || op == "NOT_NULL")
+      want = 0;
+    else if (op == "BETWEEN")
+      want = 2;
+    else if (op == "IN")
+      want = values.empty() ? 1 : values.size();
+    if (values.size() != want) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: Invalid number of "
+          "argument(s) for the " +
+          op + " ComparisonOperator");
+    }
+    static const std::map<std::string, std::string> kComparators = {
+        {"EQ", "="}, {"NE", "<>"}, {"LT", "<"}, {"LE", "<="}, {"GT", ">"}, {"GE", ">="}};
+    if (auto it = kComparators.find(op); it != kComparators.end()) {
+      node.kind = Condition::Kind::kCompare;
+      node.op = it->second;
+      node.operands = {PathOperand(name), ValueOperand(values[0])};
+    } else if (op == "NULL" || op == "NOT_NULL") {
+      node.kind = Condition::Kind::kFunction;
+      node.op = op == "NULL" ? "attribute_not_exists" : "attribute_exists";
+      node.operands = {PathOperand(name)};
+    } else if (op == "BEGINS_WITH" || op == "CONTAINS" || op == "NOT_CONTAINS") {
+      node.kind = Condition::Kind::kFunction;
+      node.op = op == "BEGINS_WITH" ? "begins_with" : "contains";
+      node.operands = {PathOperand(name), ValueOperand(values[0])};
+      if (op == "NOT_CONTAINS") {
+        Condition negated;
+        negated.kind = Condition::Kind::kNot;
+        negated.children.push_back(std::move(node));
+        node = std::move(negated);
+      }
+    } else if (op == "BETWEEN") {
+      node.kind = Condition::Kind::kBetween;
+      node.op = "BETWEEN";
+      node.operands = {PathOperand(name), ValueOperand(values[0]), ValueOperand(values[1])};
+    } else if (op == "IN") {
+      node.kind = Condition::Kind::kIn;
+      node.op = "IN";
+      node.operands.push_back(PathOperand(name));
+      for (const auto& value : values) node.operands.push_back(ValueOperand(value));
+    } else {
+      return ApiError::Validation(
+          "1 validation error detected: Value '" + op +
+          "' at 'comparisonOperator' failed to satisfy constraint: Member "
+          "must satisfy enum value set: [IN, NULL, BETWEEN, LT, "
+          "NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]");
+    }
+    if (!*out) {
+      *out = std::move(node);
+    } else {
+      Condition joined;
+      joined.kind = joiner == "OR" ? Condition::Kind::kOr : Condition::Kind::kAnd;
+      joined.children.push_back(std::move(**out));
+      joined.children.push_back(std::move(node));
+      *out = std::move(joined);
+    }
+  }
+  return std::nullopt;
+}
+
+// Legacy AttributeUpdates as update actions.
+MaybeError LegacyUpdates(json& updates, std::vector<UpdateAction>* out) {
+  if (!updates.is_object()) return ApiError::Serialization("Unexpected AttributeUpdates");
+  for (auto& [name, spec] : updates.items()) {
+    if (!spec.is_object()) return ApiError::Serialization("Unexpected AttributeUpdates");
+    std::string action = "PUT";
+    TABLE_TRY(StringField(spec, "Action", &action));
+    bool has_value = spec.contains("Value") && !spec["Value"].is_null();
+    if (has_value) TABLE_TRY(ValidateValue(spec["Value"]));
+    UpdateAction update;
+    update.path.push_back(PathElement{name});
+    if (action == "PUT") {
+      if (!has_value) {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Only DELETE action "
+            "is allowed when no attribute value is specified");
+      }
+      update.kind = UpdateAction::Kind::kSet;
+      update.value = ValueOperand(spec["Value"]);
+    } else if (action == "DELETE") {
+      update.kind = has_value ? UpdateAction::Kind::kDelete : UpdateAction::Kind::kRemove;
+      if (has_value) update.value = ValueOperand(spec["Value"]);
+    } else if (action == "ADD") {
+      if (!has_value) {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Only DELETE action "
+            "is allowed when no attribute value is specified");
+      }
+      update.kind = UpdateAction::Kind::kAdd;
+      update.value = ValueOperand(spec["Value"]);
+    } else {
+      return ApiError::Validation("1 validation error detected: Value '" + action +
+                                  "' at 'attributeUpdates." + name +
+                                  ".member.action' failed to "
+                                  "satisfy constraint: Member must satisfy enum value set: [ADD, "
+                                  "PUT, DELETE]");
+    }
+    if (update.kind == UpdateAction::Kind::kAdd || update.kind == UpdateAction::Kind::kDelete) {
+      const std::string& type = TypeOf(update.value.value);
+      bool ok = type == "SS" || type == "NS" || type == "BS" ||
+                (update.kind == UpdateAction::Kind::kAdd && type == "N");
+      if (!ok) {
+        return ApiError::Validation("One or more parameter values were invalid: " + action +
+                                    " action is not supported for the type " + type);
+      }
+    }
+    out->push_back(std::move(update));
+  }
+  return std::nullopt;
+}
+
+// ProjectionExpression or AttributesToGet into paths (empty: everything).
+MaybeError ProjectionPaths(const json& request, ExpressionContext& context,
+                           std::vector<Path>* out) {
+  std::string projection;
+  TABLE_TRY(StringField(request, "ProjectionExpression", &projection));
+  if (Field(request, "ProjectionExpression")) {
+    TABLE_TRY(ParseProjection(projection, context, out));
+  } else if (const json* attributes = Field(request, "AttributesToGet")) {
+    if (!attributes->is_array() || attributes->empty()) {
+      return ApiError::Validation(
+          "1 validation error detected: Value '[]' at 'attributesToGet' "
+          "failed to satisfy constraint: Member must have length greater "
+          "than or equal to 1");
+    }
+    std::set<std::string> seen;
+    for (const auto& name : *attributes) {
+      if (!name.is_string()) return ApiError::Serialization("Unexpected AttributesToGet");
+      if (!seen.insert(name.get<std::string>()).second) {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Duplicate value "
+            "in attribute name: " +
+            name.get<std::string>());
+      }
+      out->push_back({PathElement{name.get<std::string>()}});
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+MaybeError TableService::Impl::FindTable(const json& request, TableMeta** out) {
+  std::string name;
+  TABLE_TRY(StringField(request, "TableName", &name));
+  TABLE_TRY(ValidateTableName(name));
+  *out = storage->Find(name);
+  if (*out == nullptr) return TableNotFound();
+  return std::nullopt;
+}
+
+json TableService::Impl::Capacity(const TableMeta& table, double units, const std::string& mode) {
+  json out = {{"TableName", table.name}, {"CapacityUnits", units}};
+  if (mode == "INDEXES") out["Table"] = {{"CapacityUnits", units}};
+  return out;
+}
+
+// =============================================================================================
+// Control plane.
+
+json TableService::Impl::Describe(const TableMeta& table, const std::string& status,
+                                  bool with_counts) {
+  json attributes = json::array();
+  for (const auto& [name, type] : table.attribute_types) {
+    attributes.push_back({{"AttributeName", name}, {"AttributeType", type}});
+  }
+  int64_t items = 0, bytes = 0;
+  std::map<std::string, std::pair<int64_t, int64_t>> index_counts;
+  // Exact counts for tables up to kExactCountLimit items (one scan); beyond, RocksDB's key
+  // estimate and the average size of the first items, so DescribeTable never stalls the loop on
+  // a large table (DynamoDB itself refreshes these figures only every ~6 hours).
+  constexpr uint64_t kExactCountLimit = 200000;
+  constexpr int64_t kSampleItems = 1000;
+  if (with_counts && storage->EstimateKeys(table.family) > kExactCountLimit) {
+    auto estimate = [&](rocksdb::ColumnFamilyHandle* family, int64_t* count, int64_t* size) {
+      *count = static_cast<int64_t>(storage->EstimateKeys(family));
+      int64_t sampled = 0, sampled_bytes = 0;
+      auto it = storage->NewIterator(family);
+      for (it->SeekToFirst(); it->Valid() && sampled < kSampleItems; it->Next(), ++sampled) {
+        size_t item_size = 0;
+        std::string_view text;
+        if (DecodeStored(std::string_view(it->value().data(), it->value().size()), &item_size,
+                         &text)) {
+          sampled_bytes += static_cast<int64_t>(item_size);
+        }
+      }
+      *size = sampled > 0 ? sampled_bytes / sampled * *count : 0;
+    };
+    estimate(table.family, &items, &bytes);
+    for (const auto& index : table.indexes) {
+      auto& counts = index_counts[index.name];
+      estimate(index.family, &counts.first, &counts.second);
+    }
+    with_counts = false;
+  }
+  if (with_counts) {
+    auto it = storage->NewIterator(table.family);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++items;
+      size_t size = 0;
+      std::string_view text;
+      if (DecodeStored(std::string_view(it->value().data(), it->value().size()), &size, &text)) {
+        bytes += static_cast<int64_t>(size);
+      }
+    }
+    for (const auto& index : table.indexes) {
+      auto& counts = index_counts[index.name];
+      auto index_it = storage->NewIterator(index.family);
+      for (index_it->SeekToFirst(); index_it->Valid(); index_it->Next()) {
+        ++counts.first;
+        size_t size = 0;
+        std::string_view text;
+        if (DecodeStored(std::string_view(index_it->value().data(), index_it->value().size()),
+                         &size, &text)) {
+          counts.second += static_cast<int64_t>(size);
+        }
+      }
+    }
+  }
+  auto throughput = [&](const json& provisioned) {
+    json out = {{"NumberOfDecreasesToday", 0}, {"ReadCapacityUnits", 0}, {"WriteCapacityUnits", 0}};
+    if (provisioned.is_object()) {
+      out["ReadCapacityUnits"] = provisioned.value("ReadCapacityUnits", 0);
+      out["WriteCapacityUnits"] = provisioned.value("WriteCapacityUnits", 0);
+    }
+    return out;
+  };
+  json out = {{"TableName", table.name},
+              {"TableId", table.id},
+              {"TableArn", TableArn(table.name)},
+              {"TableStatus", status},
+              {"CreationDateTime", table.created},
+              {"AttributeDefinitions", attributes},
+              {"KeySchema", KeySchemaJson(table.key)},
+              {"ProvisionedThroughput", throughput(table.provisioned)},
+              {"TableSizeBytes", bytes},
+              {"ItemCount", items},
+              {"DeletionProtectionEnabled", false}};
+  if (table.billing_mode == "PAY_PER_REQUEST") {
+    out["BillingModeSummary"] = {{"BillingMode", "PAY_PER_REQUEST"},
+                                 {"LastUpdateToPayPerRequestDateTime", table.created}};
+  } else {
+    out["BillingModeSummary"] = {{"BillingMode", "PROVISIONED"}};
+  }
+  json global = json::array(), local = json::array();
+  for (const auto& index : table.indexes) {
+    json projection = {{"ProjectionType", index.projection_type}};
+    if (index.projection_type == "INCLUDE")
+      projection["NonKeyAttributes"] = index.non_key_attributes;
+    auto counts = index_counts[index.name];
+    json entry = {
+        {"IndexName", index.name},   {"KeySchema", KeySchemaJson(index.key)},
+        {"Projection", projection},  {"IndexSizeBytes", counts.second},
+        {"ItemCount", counts.first}, {"IndexArn", TableArn(table.name) + "/index/" + index.name}};
+    if (index.global) {
+      entry["IndexStatus"] = status == "ACTIVE" || status == "CREATING" ? "ACTIVE" : status;
+      entry["ProvisionedThroughput"] = throughput(index.provisioned);
+      global.push_back(std::move(entry));
+    } else {
+      local.push_back(std::move(entry));
+    }
+  }
+  if (!global.empty()) out["GlobalSecondaryIndexes"] = global;
+  if (!local.empty()) out["LocalSecondaryIndexes"] = local;
+  return out;
+}
+
+namespace {
+
+MaybeError ParseKeySchema(const json* spec, const char* where, KeySchema* out) {
+  if (spec == nullptr) {
+    return ApiError::Validation(std::string("1 validation error detected: Value null at '") +
+                                where + "' failed to satisfy constraint: Member must not be null");
+  }
+  if (!spec->is_array() || spec->empty() || spec->size() > 2) {
+    return ApiError::Validation(std::string("1 validation error detected: Value at '") + where +
+                                "' failed to satisfy constraint: Member must have length less "
+                                "than or equal to 2");
+  }
+  for (size_t i = 0; i < spec->size(); ++i) {
+    const json& element = (*spec)[i];
+    if (!element.is_object()) return ApiError::Serialization("Unexpected KeySchema element");
+    std::string name, type;
+    TABLE_TRY(StringField(element, "AttributeName", &name));
+    TABLE_TRY(StringField(element, "KeyType", &type));
+    if (name.empty() || name.size() > 255) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: Invalid KeySchema "
+          "AttributeName");
+    }
+    if (i == 0 && type != "HASH") {
+      return ApiError::Validation(
+          "Invalid KeySchema: The first KeySchemaElement is not a HASH key type");
+    }
+    if (i == 1 && type != "RANGE") {
+      return ApiError::Validation(
+          "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type");
+    }
+    (i == 0 ? out->hash : out->range) = name;
+  }
+  if (out->hash == out->range) {
+    return ApiError::Validation(
+        "Invalid KeySchema: Both the Hash Key and the Range Key element in "
+        "the KeySchema have the same name");
+  }
+  return std::nullopt;
+}
+
+MaybeError ParseThroughput(const json* spec, json* out) {
+  if (!spec->is_object()) return ApiError::Serialization("Unexpected ProvisionedThroughput");
+  const json* read = Field(*spec, "ReadCapacityUnits");
+  const json* write = Field(*spec, "WriteCapacityUnits");
+  if (read == nullptr || write == nullptr) {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must "
+        "both be specified when BillingMode is PROVISIONED");
+  }
+  if (!read->is_number_integer() || !write->is_number_integer()) {
+    return ApiError::Serialization("Unexpected ProvisionedThroughput value");
+  }
+  for (const json* units : {read, write}) {
+    if (units->get<int64_t>() < 1) {
+      return ApiError::Validation(
+          "1 validation error detected: Value '" + std::to_string(units->get<int64_t>()) +
+          "' at 'provisionedThroughput." +
+          std::string(units == read ? "readCapacityUnits" : "writeCapacityUnits") +
+          "' failed to satisfy constraint: Member must have value greater than or equal to 1");
+    }
+  }
+  *out = {{"ReadCapacityUnits", *read}, {"WriteCapacityUnits", *write}};
+  return std::nullopt;
+}
+
+}  // namespace
+
+MaybeError TableService::Impl::ParseIndex(const json& spec, bool global, const std::string& billing,
+                                          TableMeta* table, IndexMeta* out) {
+  if (!spec.is_object()) return ApiError::Serialization("Unexpected index");
+  out->global = global;
+  TABLE_TRY(StringField(spec, "IndexName", &out->name));
+  TABLE_TRY(ValidateTableName(out->name, "IndexName"));
+  TABLE_TRY(ParseKeySchema(Field(spec, "KeySchema"), "keySchema", &out->key));
+  const json* projection = Field(spec, "Projection");
+  if (projection == nullptr || !projection->is_object()) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'projection' failed "
+        "to satisfy constraint: Member must not be null");
+  }
+  std::string type = "";
+  TABLE_TRY(StringField(*projection, "ProjectionType", &type));
+  if (type.empty()) type = "INCLUDE";
+  if (type != "ALL" && type != "KEYS_ONLY" && type != "INCLUDE") {
+    return ApiError::Validation("1 validation error detected: Value '" + type +
+                                "' at 'projection.projectionType' failed to satisfy constraint: "
+                                "Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]");
+  }
+  out->projection_type = type;
+  if (const json* non_key = Field(*projection, "NonKeyAttributes")) {
+    if (type != "INCLUDE") {
+      return ApiError::Validation("One or more parameter values were invalid: ProjectionType is " +
+                                  type + ", but NonKeyAttributes is specified");
+    }
+    if (!non_key->is_array()) return ApiError::Serialization("Unexpected NonKeyAttributes");
+    for (const auto& name : *non_key) {
+      if (!name.is_string()) return ApiError::Serialization("Unexpected NonKeyAttributes");
+      out->non_key_attributes.push_back(name.get<std::string>());
+    }
+  } else if (type == "INCLUDE") {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: NonKeyAttributes must "
+        "be specified when ProjectionType is INCLUDE");
+  }
+  if (!global) {
+    if (table->key.range.empty()) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: Table KeySchema "
+          "does not have a range key, which is required when specifying "
+          "a LocalSecondaryIndex");
+    }
+    if (out->key.hash != table->key.hash || out->key.range.empty()) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: Index KeySchema "
+          "does not have the same leading hash key as table KeySchema "
+          "for index: " +
+          out->name + ". index hash key: " + out->key.hash +
+          ", table hash key: " + table->key.hash);
+    }
+  }
+  const json* throughput = Field(spec, "ProvisionedThroughput");
+  if (global && billing == "PROVISIONED") {
+    if (throughput == nullptr) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: ProvisionedThroughput "
+          "must be specified for index: " +
+          out->name);
+    }
+    TABLE_TRY(ParseThroughput(throughput, &out->provisioned));
+  } else if (throughput != nullptr && billing == "PAY_PER_REQUEST") {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: ProvisionedThroughput "
+        "should not be specified for index: " +
+        out->name + " when BillingMode is PAY_PER_REQUEST");
+  }
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::CreateTable(json& request, json* response) {
+  auto table = std::make_unique<TableMeta>();
+  TABLE_TRY(StringField(request, "TableName", &table->name));
+  TABLE_TRY(ValidateTableName(table->name));
+  const json* definitions = Field(request, "AttributeDefinitions");
+  if (definitions == nullptr) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'attributeDefinitions' "
+        "failed to satisfy constraint: Member must not be null");
+  }
+  TABLE_TRY(ParseKeySchema(Field(request, "KeySchema"), "keySchema", &table->key));
+  if (!definitions->is_array()) return ApiError::Serialization("Unexpected AttributeDefinitions");
+  for (const auto& definition : *definitions) {
+    if (!definition.is_object()) return ApiError::Serialization("Unexpected AttributeDefinitions");
+    std::string name, type;
+    TABLE_TRY(StringField(definition, "AttributeName", &name));
+    TABLE_TRY(StringField(definition, "AttributeType", &type));
+    if (type != "S" && type != "N" && type != "B") {
+      return ApiError::Validation(
+          "1 validation error detected: Value '" + type +
+          "' at 'attributeDefinitions.1.member.attributeType' failed to "
+          "satisfy constraint: Member must satisfy enum value set: [B, N, S]");
+    }
+    if (table->attribute_types.count(name)) {
+      return ApiError::Validation("Cannot have two attributes with the same name");
+    }
+    table->attribute_types[name] = type;
+  }
+  std::string billing = "PROVISIONED";
+  TABLE_TRY(StringField(request, "BillingMode", &billing));
+  if (billing != "PROVISIONED" && billing != "PAY_PER_REQUEST") {
+    return ApiError::Validation("1 validation error detected: Value '" + billing +
+                                "' at 'billingMode' failed to satisfy constraint: Member must "
+                                "satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]");
+  }
+  table->billing_mode = billing;
+  const json* throughput = Field(request, "ProvisionedThroughput");
+  if (billing == "PROVISIONED") {
+    if (throughput == nullptr) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: ReadCapacityUnits "
+          "and WriteCapacityUnits must both be specified when BillingMode "
+          "is PROVISIONED");
+    }
+    TABLE_TRY(ParseThroughput(throughput, &table->provisioned));
+  } else if (throughput != nullptr) {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: Neither "
+        "ReadCapacityUnits nor WriteCapacityUnits can be specified when "
+        "BillingMode is PAY_PER_REQUEST");
+  }
+  std::set<std::string> used = {table->key.hash};
+  if (!table->key.range.empty()) used.insert(table->key.range);
+  std::set<std::string> index_names;
+  for (const char* which : {"LocalSecondaryIndexes", "GlobalSecondaryIndexes"}) {
+    const json* specs = Field(request, which);
+    if (specs == nullptr) continue;
+    bool global = which[0] == 'G';
+    if (!specs->is_array()) return ApiError::Serialization("Unexpected indexes");
+    if (specs->empty()) {
+      return ApiError::Validation(
+          std::string("One or more parameter values were invalid: List of ") + which + " is empty");
+    }
+    size_t limit = global ? 20 : 5;
+    if (specs->size() > limit) {
+      return ApiError::Validation(
+          std::string("One or more parameter values were invalid: Number of ") + which +
+          " exceeds per-table limit of " + std::to_string(limit));
+    }
+    for (const auto& spec : *specs) {
+      IndexMeta index;
+      TABLE_TRY(ParseIndex(spec, global, billing, table.get(), &index));
+      if (!index_names.insert(index.name).second) {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Duplicate index "
+            "name: " +
+            index.name);
+      }
+      used.insert(index.key.hash);
+      if (!index.key.range.empty()) used.insert(index.key.range);
+      table->indexes.push_back(std::move(index));
+    }
+  }
+  std::vector<std::string> missing;
+  for (const auto& name : used) {
+    if (!table->attribute_types.count(name)) missing.push_back(name);
+  }
+  if (!missing.empty() || used.size() != table->attribute_types.size()) {
+    if (missing.empty() && Field(request, "GlobalSecondaryIndexes") == nullptr &&
+        Field(request, "LocalSecondaryIndexes") == nullptr) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: Number of attributes "
+          "in KeySchema does not exactly match number of attributes "
+          "defined in AttributeDefinitions");
+    }
+    std::string keys, defined;
+    for (const auto& name : used) keys += (keys.empty() ? "" : ", ") + name;
+    for (const auto& [name, type] : table->attribute_types) {
+      defined += (defined.empty() ? "" : ", ") + name;
+    }
+    if (missing.empty()) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: Some AttributeDefinitions "
+          "are not used. AttributeDefinitions: [" +
+          defined + "], keys used: [" + keys + "]");
+    }
+    return ApiError::Validation(
+        "One or more parameter values were invalid: Some index key "
+        "attributes are not defined in AttributeDefinitions. Keys: [" +
+        keys + "], AttributeDefinitions: [" + defined + "]");
+  }
+  if (const json* tags = Field(request, "Tags")) {
+    if (!tags->is_array()) return ApiError::Serialization("Unexpected Tags");
+    for (const auto& tag : *tags) {
+      if (!tag.is_object() || !tag.contains("Key") || !tag["Key"].is_string()) {
+        return ApiError::Serialization("Unexpected Tag");
+      }
+      table->tags[tag["Key"].get<std::string>()] = tag.value("Value", "");
+    }
+  }
+  if (storage->Find(table->name) != nullptr) {
+    return ApiError::InUse("Table already exists: " + table->name);
+  }
+  table->id = NewUuid();
+  table->created = static_cast<double>(NowUnixMillis()) / 1000.0;
+  TableMeta* created = table.get();
+  TABLE_TRY(storage->Create(std::move(table)));
+  *response = {{"TableDescription", Describe(*created, "CREATING", false)}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::DescribeTable(json& request, json* response) {
+  std::string name;
+  TABLE_TRY(StringField(request, "TableName", &name));
+  TABLE_TRY(ValidateTableName(name));
+  TableMeta* table = storage->Find(name);
+  if (table == nullptr) {
+    return ApiError::NotFound("Requested resource not found: Table: " + name + " not found");
+  }
+  *response = {{"Table", Describe(*table, "ACTIVE", true)}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::ListTables(json& request, json* response) {
+  int64_t limit = 100;
+  if (const json* value = Field(request, "Limit")) {
+    if (!value->is_number_integer()) return ApiError::Serialization("Unexpected Limit");
+    limit = value->get<int64_t>();
+    if (limit < 1 || limit > 100) {
+      return ApiError::Validation(
+          "1 validation error detected: Value '" + std::to_string(limit) +
+          "' at 'limit' failed to satisfy constraint: Member must have "
+          "value " +
+          (limit < 1 ? "greater than or equal to 1" : "less than or equal to 100"));
+    }
+  }
+  std::string start;
+  TABLE_TRY(StringField(request, "ExclusiveStartTableName", &start));
+  json names = json::array();
+  std::string last;
+  bool more = false;
+  for (auto it = storage->tables().upper_bound(start); it != storage->tables().end(); ++it) {
+    if (static_cast<int64_t>(names.size()) == limit) {
+      more = true;
+      break;
+    }
+    names.push_back(it->first);
+    last = it->first;
+  }
+  *response = {{"TableNames", names}};
+  if (more) (*response)["LastEvaluatedTableName"] = last;
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::DeleteTable(json& request, json* response) {
+  std::string name;
+  TABLE_TRY(StringField(request, "TableName", &name));
+  TABLE_TRY(ValidateTableName(name));
+  TableMeta* table = storage->Find(name);
+  if (table == nullptr) {
+    return ApiError::NotFound("Requested resource not found: Table: " + name + " not found");
+  }
+  json description = Describe(*table, "DELETING", true);
+  TABLE_TRY(storage->Drop(name));
+  *response = {{"TableDescription", description}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::Backfill(TableMeta* table, IndexMeta* index) {
+  rocksdb::WriteBatch batch;
+  auto it = storage->NewIterator(table->family);
+  // A temporary table view with only the new index, so AddWrite touches nothing else.
+  TableMeta view;
+  view.key = table->key;
+  view.family = nullptr;
+  view.indexes.push_back(*index);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto item = ParseStored(std::string_view(it->value().data(), it->value().size()));
+    if (!item.is_object()) continue;
+    AddWrite(view, it->key().ToString(), std::nullopt, item, &batch);
+  }
+  return storage->Write(&batch);
+}
+
+MaybeError TableService::Impl::UpdateTable(json& request, json* response) {
+  TableMeta* table = nullptr;
+  TABLE_TRY(FindTable(request, &table));
+  TableMeta updated = *table;
+  std::string billing = table->billing_mode;
+  TABLE_TRY(StringField(request, "BillingMode", &billing));
+  if (billing != "PROVISIONED" && billing != "PAY_PER_REQUEST") {
+    return ApiError::Validation("1 validation error detected: Value '" + billing +
+                                "' at 'billingMode' failed to satisfy constraint: Member must "
+                                "satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]");
+  }
+  const json* throughput = Field(request, "ProvisionedThroughput");
+  if (throughput != nullptr) {
+    if (billing == "PAY_PER_REQUEST") {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: Neither "
+          "ReadCapacityUnits nor WriteCapacityUnits can be specified when "
+          "BillingMode is PAY_PER_REQUEST");
+    }
+    TABLE_TRY(ParseThroughput(throughput, &updated.provisioned));
+  } else if (billing == "PROVISIONED" && table->billing_mode == "PAY_PER_REQUEST") {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: ProvisionedThroughput "
+        "must be specified when BillingMode is PROVISIONED");
+  }
+  updated.billing_mode = billing;
+  if (const json* definitions = Field(request, "AttributeDefinitions")) {
+    if (!definitions->is_array()) return ApiError::Serialization("Unexpected AttributeDefinitions");
+    for (const auto& definition : *definitions) {
+      if (!definition.is_object())
+        return ApiError::Serialization("Unexpected AttributeDefinitions");
+      std::string name, type;
+      TABLE_TRY(StringField(definition, "AttributeName", &name));
+      TABLE_TRY(StringField(definition, "AttributeType", &type));
+      updated.attribute_types[name] = type;
+    }
+  }
+  std::vector<IndexMeta> created;
+  std::vector<std::string> deleted;
+  if (const json* updates = Field(request, "GlobalSecondaryIndexUpdates")) {
+    if (!updates->is_array())
+      return ApiError::Serialization("Unexpected GlobalSecondaryIndexUpdates");
+    for (const auto& update : *updates) {
+      if (!update.is_object()) return ApiError::Serialization("Unexpected index update");
+      if (const json* create = Field(update, "Create")) {
+        IndexMeta index;
+        TABLE_TRY(ParseIndex(*create, true, billing, &updated, &index));
+        if (updated.FindIndex(index.name) != nullptr) {
+          return ApiError::Validation(
+              "One or more parameter values were invalid: Index with name " + index.name +
+              " already exists");
+        }
+        for (const auto& name : {index.key.hash, index.key.range}) {
+          if (!name.empty() && !updated.attribute_types.count(name)) {
+            return ApiError::Validation(
+                "One or more parameter values were invalid: Some index key "
+                "attributes are not defined in AttributeDefinitions. "
+                "Keys: [" +
+                name + "]");
+          }
+        }
+        created.push_back(index);
+        updated.indexes.push_back(std::move(index));
+      } else if (const json* remove = Field(update, "Delete")) {
+        std::string name;
+        TABLE_TRY(StringField(*remove, "IndexName", &name));
+        auto it = std::find_if(
+            updated.indexes.begin(), updated.indexes.end(),
+            [&](const IndexMeta& index) { return index.name == name && index.global; });
+        if (it == updated.indexes.end()) {
+          return ApiError::NotFound("Requested resource not found: Index: " + name + " not found");
+        }
+        deleted.push_back(name);
+        updated.indexes.erase(it);
+      } else if (const json* change = Field(update, "Update")) {
+        std::string name;
+        TABLE_TRY(StringField(*change, "IndexName", &name));
+        auto it = std::find_if(
+            updated.indexes.begin(), updated.indexes.end(),
+            [&](const IndexMeta& index) { return index.name == name && index.global; });
+        if (it == updated.indexes.end()) {
+          return ApiError::NotFound("Requested resource not found: Index: " + name + " not found");
+        }
+        if (const json* units = Field(*change, "ProvisionedThroughput")) {
+          TABLE_TRY(ParseThroughput(units, &it->provisioned));
+        }
+      }
+    }
+  }
+  if (std::count_if(updated.indexes.begin(), updated.indexes.end(),
+                    [](const IndexMeta& index) { return index.global; }) > 20) {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: GlobalSecondaryIndex "
+        "count exceeds the per-table limit of 20");
+  }
+  // Apply: drop deleted index families, create and backfill new ones, then save.
+  for (const auto& name : deleted) {
+    for (auto& index : table->indexes) {
+      if (index.name == name) TABLE_TRY(storage->DropIndexFamily(&index));
+    }
+  }
+  for (auto& index : updated.indexes) {
+    for (const auto& fresh : created) {
+      if (fresh.name == index.name) {
+        TABLE_TRY(storage->CreateIndexFamily(updated, &index));
+        TABLE_TRY(Backfill(&updated, &index));
+      }
+    }
+  }
+  updated.family = table->family;
+  *table = std::move(updated);
+  TABLE_TRY(storage->SaveMeta(*table));
+  *response = {{"TableDescription", Describe(*table, "ACTIVE", false)}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::TableFromArn(const json& request, TableMeta** out) {
+  std::string arn;
+  TABLE_TRY(StringField(request, "ResourceArn", &arn));
+  std::string prefix = "arn:aws:dynamodb:" + options.region + ":" + options.account + ":table/";
+  if (!arn.starts_with("arn:aws:dynamodb:")) {
+    return ApiError::Validation("Invalid TableArn: Invalid ResourceArn provided as input " + arn);
+  }
+  std::string name = arn.starts_with(prefix) ? arn.substr(prefix.size()) : "";
+  *out = storage->Find(name);
+  if (*out == nullptr) {
+    return ApiError::NotFound("Requested resource not found: ResourcArn: " + arn + " not found");
+  }
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::TagResource(json& request, json* response) {
+  TableMeta* table = nullptr;
+  TABLE_TRY(TableFromArn(request, &table));
+  const json* tags = Field(request, "Tags");
+  if (tags == nullptr || !tags->is_array()) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'tags' failed to "
+        "satisfy constraint: Member must not be null");
+  }
+  for (const auto& tag : *tags) {
+    if (!tag.is_object() || !tag.contains("Key") || !tag["Key"].is_string()) {
+      return ApiError::Serialization("Unexpected Tag");
+    }
+  }
+  for (const auto& tag : *tags) table->tags[tag["Key"].get<std::string>()] = tag.value("Value", "");
+  if (table->tags.size() > 50) {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: The number of tags "
+        "exceeds the limit of 50");
+  }
+  TABLE_TRY(storage->SaveMeta(*table));
+  *response = json::object();
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::UntagResource(json& request, json* response) {
+  TableMeta* table = nullptr;
+  TABLE_TRY(TableFromArn(request, &table));
+  const json* keys = Field(request, "TagKeys");
+  if (keys == nullptr || !keys->is_array()) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'tagKeys' failed to "
+        "satisfy constraint: Member must not be null");
+  }
+  for (const auto& key : *keys) {
+    if (key.is_string()) table->tags.erase(key.get<std::string>());
+  }
+  TABLE_TRY(storage->SaveMeta(*table));
+  *response = json::object();
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::ListTagsOfResource(json& request, json* response) {
+  TableMeta* table = nullptr;
+  TABLE_TRY(TableFromArn(request, &table));
+  json tags = json::array();
+  for (const auto& [key, value] : table->tags.items())
+    tags.push_back({{"Key", key}, {"Value", value}});
+  *response = {{"Tags", tags}};
+  return std::nullopt;
+}
+
+// =============================================================================================
+// Data plane.
+
+namespace {
+
+ApiError SchemaMismatch() {
+  return ApiError::Validation("The provided key element does not match the schema");
+}
+
+std::optional<std::string> IndexKey(const IndexMeta& index, const std::optional<json>& item,
+                                    const std::string& base_key) {
+  if (!item) return std::nullopt;
+  std::string out;
+  for (const std::string* name : {&index.key.hash, &index.key.range}) {
+    if (name->empty()) continue;
+    auto it = item->find(*name);
+    if (it == item->end()) return std::nullopt;
+    const std::string& type = TypeOf(*it);
+    if (type != "S" && type != "N" && type != "B") return std::nullopt;
+    out += EncodeKeyValue(*it);
+  }
+  return out + base_key;
+}
+
+json IndexProjection(const TableMeta& table, const IndexMeta& index, const json& item) {
+  if (index.projection_type == "ALL") return item;
+  json out = json::object();
+  auto copy = [&](const std::string& name) {
+    if (name.empty()) return;
+    auto it = item.find(name);
+    if (it != item.end()) out[name] = *it;
+  };
+  copy(table.key.hash);
+  copy(table.key.range);
+  copy(index.key.hash);
+  copy(index.key.range);
+  for (const auto& name : index.non_key_attributes) copy(name);
+  return out;
+}
+
+}  // namespace
+
+MaybeError TableService::Impl::EncodeKey(const TableMeta& table, const json& key, bool from_item,
+                                         std::string* out) {
+  if (!key.is_object()) return ApiError::Serialization("Unexpected key");
+  if (!from_item && key.size() != (table.key.range.empty() ? 1u : 2u)) return SchemaMismatch();
+  out->clear();
+  for (const std::string* name : {&table.key.hash, &table.key.range}) {
+    if (name->empty()) continue;
+    auto it = key.find(*name);
+    if (it == key.end()) {
+      if (from_item) {
+        return ApiError::Validation("One or more parameter values were invalid: Missing the key " +
+                                    *name + " in the item");
+      }
+      return SchemaMismatch();
+    }
+    const std::string& type = TypeOf(*it);
+    const std::string& want = table.attribute_types.at(*name);
+    if (type != want) {
+      if (from_item) {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Type mismatch for "
+            "key " +
+            *name + " expected: " + want + " actual: " + type);
+      }
+      return SchemaMismatch();
+    }
+    size_t size = ValueSize(*it);
+    if (size == 0 && type != "N") {
+      return ApiError::Validation(
+          "One or more parameter values are not valid. The AttributeValue for a key attribute "
+          "cannot contain an empty " +
+          std::string(type == "S" ? "string" : "binary") + " value. Key: " + *name);
+    }
+    if (name == &table.key.hash && size > kMaxHashKeySize) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: Size of hashkey has "
+          "exceeded the maximum size limit of2048 bytes");
+    }
+    if (name == &table.key.range && size > kMaxRangeKeySize) {
+      return ApiError::Validation(
+          "One or more parameter values were invalid: Aggregated size of "
+          "all range keys has exceeded the size limit of 1024 bytes");
+    }
+    *out += EncodeKeyValue(*it);
+  }
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::CheckIndexKeys(const TableMeta& table, const json& item) {
+  for (const auto& index : table.indexes) {
+    for (const std::string* name : {&index.key.hash, &index.key.range}) {
+      if (name->empty() || *name == table.key.hash || *name == table.key.range) continue;
+      auto it = item.find(*name);
+      if (it == item.end()) continue;
+      const std::string& type = TypeOf(*it);
+      const std::string& want = table.attribute_types.at(*name);
+      if (type != want) {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Type mismatch for "
+            "Index Key " +
+            *name + " Expected: " + want + " Actual: " + type + " IndexName: " + index.name);
+      }
+      if (ValueSize(*it) == 0 && type != "N") {
+        return ApiError::Validation(
+            "One or more parameter values are not valid. A value specified for a secondary index "
+            "key is not supported. The AttributeValue for a key attribute cannot contain an "
+            "empty " +
+            std::string(type == "S" ? "string" : "binary") + " value. IndexName: " + index.name +
+            ", IndexKey: " + *name);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::ReadItem(TableMeta& table, const std::string& key,
+                                        std::optional<json>* out) {
+  std::optional<std::string> data;
+  TABLE_TRY(storage->Get(table.family, key, &data));
+  if (!data) {
+    out->reset();
+    return std::nullopt;
+  }
+  auto item = ParseStored(*data);
+  if (!item.is_object()) return ApiError::Internal("Internal server error: corrupt item");
+  *out = std::move(item);
+  return std::nullopt;
+}
+
+void TableService::Impl::AddWrite(TableMeta& table, const std::string& key,
+                                  const std::optional<json>& old_item,
+                                  const std::optional<json>& new_item, rocksdb::WriteBatch* batch) {
+  if (table.family != nullptr) {
+    if (new_item) {
+      batch->Put(table.family, key, EncodeStored(*new_item));
+    } else if (old_item) {
+      batch->Delete(table.family, key);
+    }
+  }
+  for (const auto& index : table.indexes) {
+    auto old_key = IndexKey(index, old_item, key);
+    auto new_key = IndexKey(index, new_item, key);
+    if (old_key && (!new_key || *old_key != *new_key)) batch->Delete(index.family, *old_key);
+    if (new_key) {
+      batch->Put(index.family, *new_key, EncodeStored(IndexProjection(table, index, *new_item)));
+    }
+  }
+}
+
+MaybeError TableService::Impl::PrepareWrite(const std::string& kind, json& request,
+                                            PreparedWrite* out) {
+  if (!request.is_object()) return ApiError::Serialization("Unexpected request");
+  TABLE_TRY(FindTable(request, &out->table));
+  TableMeta& table = *out->table;
+  TABLE_TRY(CheckLegacyMix(request, {"Expected", "ConditionalOperator", "AttributeUpdates"},
+                           {"ConditionExpression", "UpdateExpression"}));
+  json item_or_key;
+  if (kind == "Put") {
+    json* item = request.contains("Item") ? &request["Item"] : nullptr;
+    if (item == nullptr || item->is_null()) {
+      return ApiError::Validation(
+          "1 validation error detected: Value null at 'item' failed to "
+          "satisfy constraint: Member must not be null");
+    }
+    TABLE_TRY(ValidateItem(*item));
+    TABLE_TRY(EncodeKey(table, *item, true, &out->key));
+    TABLE_TRY(CheckIndexKeys(table, *item));
+    if (ItemSize(*item) > kMaxItemSize) {
+      return ApiError::Validation("Item size has exceeded the maximum allowed size");
+    }
+    out->new_item = *item;
+  } else {
+    json* key = request.contains("Key") ? &request["Key"] : nullptr;
+    if (key == nullptr || key->is_null()) {
+      return ApiError::Validation(
+          "1 validation error detected: Value null at 'key' failed to "
+          "satisfy constraint: Member must not be null");
+    }
+    TABLE_TRY(ValidateItem(*key));
+    TABLE_TRY(EncodeKey(table, *key, false, &out->key));
+    item_or_key = *key;
+  }
+  const json* condition_text = Field(request, "ConditionExpression");
+  const json* update_text = kind == "Update" ? Field(request, "UpdateExpression") : nullptr;
+  if (kind == "ConditionCheck" && condition_text == nullptr) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'conditionExpression' "
+        "failed to satisfy constraint: Member must not be null");
+  }
+  const json* names = nullptr;
+  const json* values = nullptr;
+  TABLE_TRY(ExpressionTables(request, condition_text || update_text, &names, &values));
+  ExpressionContext context(names, values);
+  std::optional<Condition> condition;
+  if (condition_text) {
+    if (!condition_text->is_string())
+      return ApiError::Serialization("Unexpected ConditionExpression");
+    condition.emplace();
+    TABLE_TRY(ParseCondition(condition_text->get<std::string>(), "ConditionExpression", context,
+                             &*condition));
+  }
+  std::vector<UpdateAction> actions;
+  if (update_text) {
+    if (!update_text->is_string()) return ApiError::Serialization("Unexpected UpdateExpression");
+    TABLE_TRY(ParseUpdate(update_text->get<std::string>(), context, &actions));
+    for (const auto& action : actions) {
+      const std::string& top = action.path[0].name;
+      if (top == table.key.hash || top == table.key.range) {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Cannot update "
+            "attribute " +
+            top + ". This attribute is part of the key");
+      }
+      out->updated_paths.push_back(action.path);
+    }
+  }
+  TABLE_TRY(context.CheckUnused());
+  if (request.contains("Expected") && !request["Expected"].is_null()) {
+    TABLE_TRY(LegacyCondition(request["Expected"], request, &condition));
+  }
+  if (kind == "Update" && request.contains("AttributeUpdates") &&
+      !request["AttributeUpdates"].is_null()) {
+    TABLE_TRY(LegacyUpdates(request["AttributeUpdates"], &actions));
+    for (const auto& action : actions) {
+      const std::string& top = action.path[0].name;
+      if (top == table.key.hash || top == table.key.range) {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Cannot update "
+            "attribute " +
+            top + ". This attribute is part of the key");
+      }
+      out->updated_paths.push_back(action.path);
+    }
+  }
+  TABLE_TRY(StringField(request, "ReturnValues", &out->return_values));
+  if (kind == "Update") {
+    static const std::set<std::string> kAll = {"NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW",
+                                               "UPDATED_NEW"};
+    if (!kAll.count(out->return_values)) {
+      return ApiError::Validation("1 validation error detected: Value '" + out->return_values +
+                                  "' at 'returnValues' failed to satisfy constraint: Member must "
+                                  "satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, "
+                                  "UPDATED_NEW]");
+    }
+  } else if (out->return_values != "NONE" && out->return_values != "ALL_OLD") {
+    return ApiError::Validation("ReturnValues can only be ALL_OLD or NONE");
+  }
+  TABLE_TRY(StringField(request, "ReturnValuesOnConditionCheckFailure", &out->return_on_failure));
+  if (out->return_on_failure != "NONE" && out->return_on_failure != "ALL_OLD") {
+    return ApiError::Validation("1 validation error detected: Value '" + out->return_on_failure +
+                                "' at 'returnValuesOnConditionCheckFailure' failed to satisfy "
+                                "constraint: Member must satisfy enum value set: [ALL_OLD, NONE]");
+  }
+  TABLE_TRY(StringField(request, "ReturnConsumedCapacity", &out->capacity_mode));
+  TABLE_TRY(ReadItem(table, out->key, &out->old_item));
+  if (condition) {
+    static const json kEmpty = json::object();
+    if (!EvaluateCondition(*condition, out->old_item ? *out->old_item : kEmpty)) {
+      out->condition_failed = true;
+      return std::nullopt;
+    }
+  }
+  if (kind == "Delete") {
+    out->new_item.reset();
+  } else if (kind == "ConditionCheck") {
+    out->writes = false;
+  } else if (kind == "Update") {
+    json item = out->old_item ? *out->old_item : item_or_key;
+    TABLE_TRY(ApplyUpdate(actions, &item));
+    if (ItemSize(item) > kMaxItemSize) {
+      return ApiError::Validation("Item size to update has exceeded the maximum allowed size");
+    }
+    TABLE_TRY(CheckIndexKeys(table, item));
+    out->new_item = std::move(item);
+  }
+  return std::nullopt;
+}
+
+ApiError TableService::Impl::ConditionFailure(const PreparedWrite& write) {
+  ApiError error = ApiError::ConditionFailed();
+  if (write.return_on_failure == "ALL_OLD" && write.old_item) error.extra["Item"] = *write.old_item;
+  return error;
+}
+
+json TableService::Impl::WriteResponse(const PreparedWrite& write) {
+  json response = json::object();
+  const std::string& mode = write.return_values;
+  if (mode == "ALL_OLD" && write.old_item) {
+    response["Attributes"] = *write.old_item;
+  } else if (mode == "ALL_NEW" && write.new_item) {
+    response["Attributes"] = *write.new_item;
+  } else if ((mode == "UPDATED_OLD" && write.old_item) ||
+             (mode == "UPDATED_NEW" && write.new_item)) {
+    json attributes =
+        ProjectItem(mode == "UPDATED_OLD" ? *write.old_item : *write.new_item, write.updated_paths);
+    if (!attributes.empty()) response["Attributes"] = std::move(attributes);
+  }
+  if (write.capacity_mode == "TOTAL" || write.capacity_mode == "INDEXES") {
+    size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
+                            write.new_item ? ItemSize(*write.new_item) : 0);
+    double table_units = WriteUnits(bytes);
+    json capacity = Capacity(*write.table, table_units, write.capacity_mode);
+    if (write.capacity_mode == "INDEXES") {
+      // Each index entry written or removed costs its own units, as on DynamoDB; a changed
+      // index key costs a delete and a put.
+      double total = table_units;
+      for (const auto& index : write.table->indexes) {
+        auto old_key = IndexKey(index, write.old_item, write.key);
+        auto new_key = IndexKey(index, write.new_item, write.key);
+        if (!old_key && !new_key) continue;
+        double old_units =
+            old_key ? WriteUnits(ItemSize(IndexProjection(*write.table, index, *write.old_item)))
+                    : 0;
+        double new_units =
+            new_key ? WriteUnits(ItemSize(IndexProjection(*write.table, index, *write.new_item)))
+                    : 0;
+        double units = old_key && new_key && *old_key == *new_key ? std::max(old_units, new_units)
+                                                                  : old_units + new_units;
+        total += units;
+        capacity[index.global ? "GlobalSecondaryIndexes" : "LocalSecondaryIndexes"][index.name] = {
+            {"CapacityUnits", units}};
+      }
+      capacity["CapacityUnits"] = total;
+    }
+    response["ConsumedCapacity"] = capacity;
+  }
+  return response;
+}
+
+MaybeError TableService::Impl::SingleWrite(const std::string& kind, json& request, json* response) {
+  PreparedWrite write;
+  TABLE_TRY(PrepareWrite(kind, request, &write));
+  TABLE_TRY(CheckThroughput(*write.table, true));
+  size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
+                          write.new_item ? ItemSize(*write.new_item) : 0);
+  // A failed condition still consumes write capacity, as on DynamoDB.
+  Charge(*write.table, true, WriteUnits(bytes));
+  if (write.condition_failed) return ConditionFailure(write);
+  rocksdb::WriteBatch batch;
+  AddWrite(*write.table, write.key, write.old_item, write.new_item, &batch);
+  TABLE_TRY(storage->Write(&batch));
+  *response = WriteResponse(write);
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::GetItem(json& request, json* response) {
+  TableMeta* table = nullptr;
+  TABLE_TRY(FindTable(request, &table));
+  TABLE_TRY(CheckLegacyMix(request, {"AttributesToGet"}, {"ProjectionExpression"}));
+  json* key = request.contains("Key") ? &request["Key"] : nullptr;
+  if (key == nullptr || key->is_null()) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'key' failed to "
+        "satisfy constraint: Member must not be null");
+  }
+  TABLE_TRY(ValidateItem(*key));
+  std::string encoded;
+  TABLE_TRY(EncodeKey(*table, *key, false, &encoded));
+  const json* names = nullptr;
+  const json* values = nullptr;
+  TABLE_TRY(ExpressionTables(request, Field(request, "ProjectionExpression") != nullptr, &names,
+                             &values));
+  if (values != nullptr) {
+    return ApiError::Validation(
+        "ExpressionAttributeValues can only be specified when using "
+        "expressions: ProjectionExpression");
+  }
+  ExpressionContext context(names, values);
+  std::vector<Path> paths;
+  TABLE_TRY(ProjectionPaths(request, context, &paths));
+  TABLE_TRY(context.CheckUnused());
+  bool consistent = false;
+  if (const json* value = Field(request, "ConsistentRead")) {
+    if (!value->is_boolean()) return ApiError::Serialization("Unexpected ConsistentRead");
+    consistent = value->get<bool>();
+  }
+  std::string capacity_mode = "NONE";
+  TABLE_TRY(StringField(request, "ReturnConsumedCapacity", &capacity_mode));
+  TABLE_TRY(CheckThroughput(*table, false));
+  if (paths.empty() && capacity_mode == "NONE") {
+    std::optional<std::string> data;
+    TABLE_TRY(storage->Get(table->family, encoded, &data));
+    size_t size = 0;
+    std::string_view text;
+    if (data && !DecodeStored(*data, &size, &text)) {
+      return ApiError::Internal("Internal server error: corrupt item");
+    }
+    Charge(*table, false, ReadUnits(size, consistent));
+    raw_response = data ? "{\"Item\":" + std::string(text) + "}" : "{}";
+    return std::nullopt;
+  }
+  std::optional<json> item;
+  TABLE_TRY(ReadItem(*table, encoded, &item));
+  *response = json::object();
+  if (item) (*response)["Item"] = paths.empty() ? *item : ProjectItem(*item, paths);
+  Charge(*table, false, ReadUnits(item ? ItemSize(*item) : 0, consistent));
+  if (capacity_mode == "TOTAL" || capacity_mode == "INDEXES") {
+    (*response)["ConsumedCapacity"] =
+        Capacity(*table, ReadUnits(item ? ItemSize(*item) : 0, consistent), capacity_mode);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+struct KeyRange {
+  std::string lower;  // inclusive
+  std::string upper;  // exclusive; empty: no bound
+};
+
+// Turns a parsed KeyConditionExpression into a range over encoded keys.
+MaybeError KeyConditionRange(const Condition& condition, const KeySchema& key,
+                             const std::map<std::string, std::string>& types, KeyRange* out) {
+  std::vector<const Condition*> parts;
+  std::function<MaybeError(const Condition&)> flatten = [&](const Condition& node) -> MaybeError {
+    if (node.kind == Condition::Kind::kAnd) {
+      TABLE_TRY(flatten(node.children[0]));
+      return flatten(node.children[1]);
+    }
+    if (node.kind == Condition::Kind::kOr || node.kind == Condition::Kind::kNot ||
+        node.kind == Condition::Kind::kIn) {
+      std::string op = node.kind == Condition::Kind::kOr    ? "OR"
+                       : node.kind == Condition::Kind::kNot ? "NOT"
+                                                            : "IN";
+      return ApiError::Validation("Invalid operator used in KeyConditionExpression: " + op);
+    }
+    if (node.kind == Condition::Kind::kFunction && node.op != "begins_with") {
+      return ApiError::Validation("Invalid operator used in KeyConditionExpression: " + node.op);
+    }
+    if (node.kind == Condition::Kind::kCompare && node.op == "<>") {
+      return ApiError::Validation("Invalid operator used in KeyConditionExpression: <>");
+    }
+    parts.push_back(&node);
+    return std::nullopt;
+  };
+  TABLE_TRY(flatten(condition));
+  if (parts.size() > 2) return ApiError::Validation("Conditions can be of length 1 or 2 only");
+  const Condition* hash = nullptr;
+  const Condition* range = nullptr;
+  for (const Condition* part : parts) {
+    const Operand& subject = part->operands[0];
+    if (subject.kind != Operand::Kind::kPath || subject.path.size() != 1 ||
+        subject.path[0].index >= 0) {
+      return ApiError::Validation("Invalid condition in KeyConditionExpression: " +
+                                  std::string("the left operand must be a key attribute name"));
+    }
+    for (size_t i = 1; i < part->operands.size(); ++i) {
+      if (part->operands[i].kind != Operand::Kind::kValue) {
+        return ApiError::Validation(
+            "Invalid condition in KeyConditionExpression: " +
+            std::string("comparisons must be with expression attribute values"));
+      }
+    }
+    const std::string& name = subject.path[0].name;
+    if (name == key.hash) {
+      if (part->kind != Condition::Kind::kCompare || part->op != "=") {
+        return ApiError::Validation("Query key condition not supported");
+      }
+      if (hash)
+        return ApiError::Validation(
+            "KeyConditionExpressions must only contain one condition per key");
+      hash = part;
+    } else if (!key.range.empty() && name == key.range) {
+      if (range)
+        return ApiError::Validation(
+            "KeyConditionExpressions must only contain one condition per key");
+      range = part;
+    } else {
+      return ApiError::Validation("Query condition missed key schema element: " +
+                                  (hash || name == key.range ? key.range : key.hash));
+    }
+    const std::string& want = types.at(name);
+    for (size_t i = 1; i < part->operands.size(); ++i) {
+      if (TypeOf(part->operands[i].value) != want) {
+        return ApiError::Validation(
+            "One or more parameter values were invalid: Condition "
+            "parameter type does not match schema type");
+      }
+    }
+  }
+  if (hash == nullptr) {
+    return ApiError::Validation("Query condition missed key schema element: " + key.hash);
+  }
+  std::string prefix = EncodeKeyValue(hash->operands[1].value);
+  out->lower = prefix;
+  out->upper = PrefixSuccessor(prefix);
+  if (range != nullptr) {
+    const json& v = range->operands[1].value;
+    std::string at = prefix + EncodeKeyValue(v);
+    if (range->kind == Condition::Kind::kBetween) {
+      out->lower = at;
+      out->upper = PrefixSuccessor(prefix + EncodeKeyValue(range->operands[2].value));
+    } else if (range->kind == Condition::Kind::kFunction) {
+      if (TypeOf(v) == "N") {
+        return ApiError::Validation(
+            "Invalid KeyConditionExpression: Incorrect operand type for "
+            "operator or function; operator or function: begins_with, "
+            "operand type: N");
+      }
+      out->lower = prefix + EncodeKeyPrefix(v);
+      out->upper = PrefixSuccessor(out->lower);
+    } else if (range->op == "=") {
+      out->lower = at;
+      out->upper = PrefixSuccessor(at);
+    } else if (range->op == "<") {
+      out->upper = at;
+    } else if (range->op == "<=") {
+      out->upper = PrefixSuccessor(at);
+    } else if (range->op == ">") {
+      out->lower = PrefixSuccessor(at);
+    } else if (range->op == ">=") {
+      out->lower = at;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+MaybeError TableService::Impl::QueryOrScan(bool query, json& request, json* response) {
+  TableMeta* table = nullptr;
+  TABLE_TRY(FindTable(request, &table));
+  TABLE_TRY(CheckLegacyMix(
+      request,
+      {"KeyConditions", "QueryFilter", "ScanFilter", "ConditionalOperator", "AttributesToGet"},
+      {"KeyConditionExpression", "FilterExpression", "ProjectionExpression"}));
+  const IndexMeta* index = nullptr;
+  std::string index_name;
+  TABLE_TRY(StringField(request, "IndexName", &index_name));
+  if (Field(request, "IndexName")) {
+    index = table->FindIndex(index_name);
+    if (index == nullptr) {
+      return ApiError::Validation("The table does not have the specified index: " + index_name);
+    }
+  }
+  const KeySchema& key = index ? index->key : table->key;
+  rocksdb::ColumnFamilyHandle* family = index ? index->family : table->family;
+  bool consistent = false;
+  if (const json* value = Field(request, "ConsistentRead")) {
+    if (!value->is_boolean()) return ApiError::Serialization("Unexpected ConsistentRead");
+    consistent = value->get<bool>();
+    if (consistent && index && index->global) {
+      return ApiError::Validation("Consistent reads are not supported on global secondary indexes");
+    }
+  }
+  const json* key_text = query ? Field(request, "KeyConditionExpression") : nullptr;
+  const json* filter_text = Field(request, "FilterExpression");
+  const json* projection_text = Field(request, "ProjectionExpression");
+  bool legacy_keys =
+      query && request.contains("KeyConditions") && !request["KeyConditions"].is_null();
+  if (query && key_text == nullptr && !legacy_keys) {
+    return ApiError::Validation(
+        "Either the KeyConditions or KeyConditionExpression parameter "
+        "must be specified in the request.");
+  }
+  const json* names = nullptr;
+  const json* values = nullptr;
+  TABLE_TRY(ExpressionTables(request, key_text || filter_text || projection_text, &names, &values));
+  ExpressionContext context(names, values);
+  KeyRange range;
+  if (key_text) {
+    if (!key_text->is_string()) return ApiError::Serialization("Unexpected KeyConditionExpression");
+    Condition condition;
+    TABLE_TRY(ParseCondition(key_text->get<std::string>(), "KeyConditionExpression", context,
+                             &condition));
+    TABLE_TRY(KeyConditionRange(condition, key, table->attribute_types, &range));
+  }
+  std::optional<Condition> filter;
+  if (filter_text) {
+    if (!filter_text->is_string()) return ApiError::Serialization("Unexpected FilterExpression");
+    filter.emplace();
+    TABLE_TRY(
+        ParseCondition(filter_text->get<std::string>(), "FilterExpression", context, &*filter));
+    std::function<MaybeError(const Condition&)> no_keys = [&](const Condition& node) -> MaybeError {
+      if (query && node.kind != Condition::Kind::kAnd && node.kind != Condition::Kind::kOr &&
+          node.kind != Condition::Kind::kNot) {
+        for (const auto& operand : node.operands) {
+          if (operand.kind == Operand::Kind::kPath && operand.path.size() == 1 &&
+              (operand.path[0].name == key.hash || operand.path[0].name == key.range)) {
+            return ApiError::Validation(
+                "Filter Expression can only contain non-primary key "
+                "attributes: Primary key attribute: " +
+                operand.path[0].name);
+          }
+        }
+      }
+      for (const auto& child : node.children) TABLE_TRY(no_keys(child));
+      return std::nullopt;
+    };
+    TABLE_TRY(no_keys(*filter));
+  }
+  std::vector<Path> paths;
+  TABLE_TRY(ProjectionPaths(request, context, &paths));
+  TABLE_TRY(context.CheckUnused());
+  if (legacy_keys) {
+    std::optional<Condition> condition;
+    json no_joiner = json::object();  // KeyConditions are always ANDed
+    TABLE_TRY(LegacyCondition(request["KeyConditions"], no_joiner, &condition));
+    if (!condition) {
+      return ApiError::Validation("Query condition missed key schema element: " + key.hash);
+    }
+    TABLE_TRY(KeyConditionRange(*condition, key, table->attribute_types, &range));
+  }
+  const char* legacy_filter = query ? "QueryFilter" : "ScanFilter";
+  if (request.contains(legacy_filter) && !request[legacy_filter].is_null()) {
+    TABLE_TRY(LegacyCondition(request[legacy_filter], request, &filter));
+  }
+
+  std::string select;
+  TABLE_TRY(StringField(request, "Select", &select));
+  bool has_projection = !paths.empty();
+  if (select.empty()) {
+    select = has_projection ? "SPECIFIC_ATTRIBUTES"
+             : index        ? "ALL_PROJECTED_ATTRIBUTES"
+                            : "ALL_ATTRIBUTES";
+  } else if (select != "ALL_ATTRIBUTES" && select != "ALL_PROJECTED_ATTRIBUTES" &&
+             select != "SPECIFIC_ATTRIBUTES" && select != "COUNT") {
+    return ApiError::Validation("1 validation error detected: Value '" + select +
+                                "' at 'select' failed to satisfy constraint: Member must satisfy "
+                                "enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, "
+                                "ALL_PROJECTED_ATTRIBUTES]");
+  } else if (has_projection && select != "SPECIFIC_ATTRIBUTES") {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: Cannot specify the "
+        "AttributesToGet or ProjectionExpression when choosing to get " +
+        select);
+  } else if (select == "SPECIFIC_ATTRIBUTES" && !has_projection) {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: SPECIFIC_ATTRIBUTES "
+        "requires AttributesToGet or ProjectionExpression");
+  }
+  if (select == "ALL_PROJECTED_ATTRIBUTES" && index == nullptr) {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: "
+        "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an "
+        "IndexName");
+  }
+  if (select == "ALL_ATTRIBUTES" && index && index->global && index->projection_type != "ALL") {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: Select type "
+        "ALL_ATTRIBUTES is not supported for global secondary index " +
+        index->name + " because its projection type is not ALL");
+  }
+  // An LSI answers attributes outside its projection by reading the table, as DynamoDB does.
+  bool fetch_base = index && !index->global && index->projection_type != "ALL" &&
+                    (select == "ALL_ATTRIBUTES" || has_projection);
+
+  int64_t limit = 0;
+  if (const json* value = Field(request, "Limit")) {
+    if (!value->is_number_integer()) return ApiError::Serialization("Unexpected Limit");
+    limit = value->get<int64_t>();
+    if (limit < 1) {
+      return ApiError::Validation("1 validation error detected: Value '" + std::to_string(limit) +
+                                  "' at 'limit' failed to satisfy constraint: Member must have "
+                                  "value greater than or equal to 1");
+    }
+  }
+  bool forward = true;
+  if (const json* value = Field(request, "ScanIndexForward")) {
+    if (!value->is_boolean()) return ApiError::Serialization("Unexpected ScanIndexForward");
+    forward = value->get<bool>();
+  }
+  int64_t segment = -1, total_segments = -1;
+  if (!query) {
+    const json* s = Field(request, "Segment");
+    const json* t = Field(request, "TotalSegments");
+    if ((s && !s->is_number_integer()) || (t && !t->is_number_integer())) {
+      return ApiError::Serialization("Unexpected Segment");
+    }
+    if (s && !t) {
+      return ApiError::Validation(
+          "The TotalSegments parameter is required but was not present in "
+          "the request when Segment parameter is present");
+    }
+    if (t && !s) {
+      return ApiError::Validation(
+          "The Segment parameter is required but was not present in the "
+          "request when parameter TotalSegments is present");
+    }
+    if (s && t) {
+      segment = s->get<int64_t>();
+      total_segments = t->get<int64_t>();
+      if (total_segments < 1 || total_segments > 1000000) {
+        return ApiError::Validation("1 validation error detected: Value '" +
+                                    std::to_string(total_segments) +
+                                    "' at 'totalSegments' failed "
+                                    "to satisfy constraint: Member must have value less than or "
+                                    "equal to 1000000");
+      }
+      if (segment < 0 || segment >= total_segments) {
+        return ApiError::Validation(
+            "The Segment parameter is zero-based and must be less than "
+            "parameter TotalSegments: Segment: " +
+            std::to_string(segment) +
+            " is not less than TotalSegments: " + std::to_string(total_segments));
+      }
+    }
+  }
+  std::optional<std::string> start;
+  if (request.contains("ExclusiveStartKey") && !request["ExclusiveStartKey"].is_null()) {
+    json& start_key = request["ExclusiveStartKey"];
+    TABLE_TRY(ValidateItem(start_key));
+    std::string base;
+    auto invalid = ApiError::Validation(
+        "The provided starting key is invalid: The provided key "
+        "element does not match the schema");
+    size_t expected = 0;
+    std::set<std::string> key_names = {table->key.hash};
+    if (!table->key.range.empty()) key_names.insert(table->key.range);
+    if (index) {
+      key_names.insert(index->key.hash);
+      if (!index->key.range.empty()) key_names.insert(index->key.range);
+    }
+    expected = key_names.size();
+    if (start_key.size() != expected) return invalid;
+    json table_key = json::object();
+    for (const std::string* name : {&table->key.hash, &table->key.range}) {
+      if (!name->empty() && start_key.contains(*name)) table_key[*name] = start_key[*name];
+    }
+    if (EncodeKey(*table, table_key, false, &base)) return invalid;
+    if (index) {
+      auto full = IndexKey(*index, start_key, base);
+      if (!full) return invalid;
+      start = *full;
+    } else {
+      start = base;
+    }
+    if (query && (start->compare(range.lower) < 0 ||
+                  (!range.upper.empty() && start->compare(range.upper) >= 0))) {
+      return ApiError::Validation(
+          "The provided starting key is outside query boundaries based "
+          "on provided conditions");
+    }
+  }
+  std::string capacity_mode = "NONE";
+  TABLE_TRY(StringField(request, "ReturnConsumedCapacity", &capacity_mode));
+  TABLE_TRY(CheckThroughput(*table, false));
+
+  auto it = storage->NewIterator(family);
+  auto in_range = [&] {
+    if (!it->Valid()) return false;
+    rocksdb::Slice k = it->key();
+    if (k.compare(rocksdb::Slice(range.lower)) < 0) return false;
+    if (!range.upper.empty() && k.compare(rocksdb::Slice(range.upper)) >= 0) return false;
+    return true;
+  };
+  if (forward) {
+    if (start) {
+      it->Seek(*start);
+      if (it->Valid() && it->key() == rocksdb::Slice(*start)) it->Next();
+    } else {
+      it->Seek(range.lower);
+    }
+  } else {
+    if (start) {
+      it->SeekForPrev(*start);
+      if (it->Valid() && it->key() == rocksdb::Slice(*start)) it->Prev();
+    } else if (range.upper.empty()) {
+      it->SeekToLast();
+    } else {
+      it->SeekForPrev(range.upper);
+      if (it->Valid() && it->key().compare(rocksdb::Slice(range.upper)) >= 0) it->Prev();
+    }
+  }
+  json items = json::array();
+  // Without filter, projection, segments or base-table reads, items go to the answer as stored
+  // text, unparsed.
+  bool splice = !filter && paths.empty() && !fetch_base && total_segments < 0;
+  std::string spliced;
+  std::string last_text;
+  int64_t count = 0, scanned = 0;
+  size_t bytes = 0;
+  std::optional<json> last;
+  bool more = false;
+  for (; in_range(); forward ? it->Next() : it->Prev()) {
+    if (limit > 0 && scanned >= limit) {
+      more = true;
+      break;
+    }
+    if (bytes >= kPageLimitBytes) {
+      more = true;
+      break;
+    }
+    size_t item_size = 0;
+    std::string_view text;
+    if (!DecodeStored(std::string_view(it->value().data(), it->value().size()), &item_size,
+                      &text)) {
+      continue;
+    }
+    if (splice) {
+      ++scanned;
+      ++count;
+      bytes += item_size;
+      last_text.assign(text.data(), text.size());
+      if (select != "COUNT") {
+        if (!spliced.empty()) spliced.push_back(',');
+        spliced.append(text.data(), text.size());
+      }
+      continue;
+    }
+    auto item = json::parse(text, nullptr, false);
+    if (!item.is_object()) continue;
+    if (total_segments > 0) {
+      auto h = item.find(key.hash);
+      if (h == item.end()) continue;
+      if (static_cast<int64_t>(Fnv1a(EncodeKeyValue(*h)) % static_cast<uint64_t>(total_segments)) !=
+          segment) {
+        continue;
+      }
+    }
+    ++scanned;
+    bytes += item_size;
+    last = item;
+    if (fetch_base) {
+      std::string base;
+      json table_key = json::object();
+      for (const std::string* name : {&table->key.hash, &table->key.range}) {
+        if (!name->empty() && item.contains(*name)) table_key[*name] = item[*name];
+      }
+      std::optional<json> full;
+      if (!EncodeKey(*table, table_key, false, &base)) TABLE_TRY(ReadItem(*table, base, &full));
+      if (full) item = std::move(*full);
+    }
+    if (filter && !EvaluateCondition(*filter, item)) continue;
+    ++count;
+    if (select != "COUNT")
+      items.push_back(paths.empty() ? std::move(item) : ProjectItem(item, paths));
+  }
+  Charge(*table, false, ReadUnits(bytes, consistent));
+  if (splice && !last_text.empty()) last = json::parse(last_text, nullptr, false);
+  // DynamoDB reports a LastEvaluatedKey whenever it stopped at the Limit or the page size.
+  if (!more && limit > 0 && scanned >= limit && last) more = true;
+  *response = {{"Count", count}, {"ScannedCount", scanned}};
+  if (select != "COUNT") (*response)["Items"] = std::move(items);
+  if (more && last) {
+    json last_key = json::object();
+    for (const std::string* name : std::initializer_list<const std::string*>{
+             &table->key.hash, &table->key.range, &key.hash, &key.range}) {
+      if (!name->empty() && last->contains(*name)) last_key[*name] = (*last)[*name];
+    }
+    (*response)["LastEvaluatedKey"] = last_key;
+  }
+  if (capacity_mode == "TOTAL" || capacity_mode == "INDEXES") {
+    json capacity = Capacity(*table, ReadUnits(bytes, consistent), capacity_mode);
+    if (capacity_mode == "INDEXES" && index) {
+      capacity.erase("Table");
+      capacity["Table"] = {{"CapacityUnits", 0.0}};
+      capacity[index->global ? "GlobalSecondaryIndexes" : "LocalSecondaryIndexes"] = {
+          {index->name, {{"CapacityUnits", ReadUnits(bytes, consistent)}}}};
+    }
+    (*response)["ConsumedCapacity"] = capacity;
+  }
+  if (splice && select != "COUNT") {
+    response->erase("Items");
+    std::string rest = Dump(*response);  // "{...}", never empty: Count is always there
+    raw_response = "{\"Items\":[" + spliced + "]," + rest.substr(1);
+  }
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::BatchGetItem(json& request, json* response) {
+  const json* items = Field(request, "RequestItems");
+  if (items == nullptr || !items->is_object() || items->empty()) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'requestItems' failed "
+        "to satisfy constraint: Member must not be null");
+  }
+  size_t total = 0;
+  for (const auto& [name, spec] : items->items()) {
+    if (!spec.is_object() || !spec.contains("Keys") || !spec["Keys"].is_array()) {
+      return ApiError::Serialization("Unexpected RequestItems");
+    }
+    total += spec["Keys"].size();
+  }
+  if (total > 100)
+    return ApiError::Validation("Too many items requested for the BatchGetItem call");
+  json responses = json::object();
+  std::string capacity_mode = "NONE";
+  TABLE_TRY(StringField(request, "ReturnConsumedCapacity", &capacity_mode));
+  json capacities = json::array();
+  // Validate everything first, then read.
+  struct Plan {
+    TableMeta* table;
+    std::vector<std::string> keys;
+    std::vector<Path> paths;
+    bool consistent = false;
+    std::string name;
+    json spec;
+  };
+  std::vector<Plan> plans;
+  json& mutable_items = request["RequestItems"];
+  for (auto& [name, spec] : mutable_items.items()) {
+    Plan plan;
+    json lookup = {{"TableName", name}};
+    TABLE_TRY(FindTable(lookup, &plan.table));
+    TABLE_TRY(CheckLegacyMix(spec, {"AttributesToGet"}, {"ProjectionExpression"}));
+    if (spec["Keys"].empty()) {
+      return ApiError::Validation(
+          "1 validation error detected: Value '[]' at "
+          "'requestItems." +
+          name +
+          ".member.keys' failed to satisfy "
+          "constraint: Member must have length greater than or equal to 1");
+    }
+    std::set<std::string> seen;
+    for (auto& key : spec["Keys"]) {
+      TABLE_TRY(ValidateItem(key));
+      std::string encoded;
+      TABLE_TRY(EncodeKey(*plan.table, key, false, &encoded));
+      if (!seen.insert(encoded).second) {
+        return ApiError::Validation("Provided list of item keys contains duplicates");
+      }
+      plan.keys.push_back(std::move(encoded));
+    }
+    const json* names = nullptr;
+    const json* values = nullptr;
+    TABLE_TRY(
+        ExpressionTables(spec, Field(spec, "ProjectionExpression") != nullptr, &names, &values));
+    ExpressionContext context(names, values);
+    TABLE_TRY(ProjectionPaths(spec, context, &plan.paths));
+    TABLE_TRY(context.CheckUnused());
+    if (const json* value = Field(spec, "ConsistentRead")) {
+      plan.consistent = value->is_boolean() && value->get<bool>();
+    }
+    plan.name = name;
+    plan.spec = spec;
+    plans.push_back(std::move(plan));
+  }
+  for (auto& plan : plans) TABLE_TRY(CheckThroughput(*plan.table, false));
+  // One answer holds at most 16 MB of items; the keys left over come back as UnprocessedKeys.
+  constexpr size_t kBatchGetLimitBytes = 16 * 1024 * 1024;
+  size_t answer_bytes = 0;
+  json unprocessed = json::object();
+  for (auto& plan : plans) {
+    json found = json::array();
+    size_t bytes = 0;
+    for (size_t k = 0; k < plan.keys.size(); ++k) {
+      if (answer_bytes >= kBatchGetLimitBytes) {
+        json& left = unprocessed[plan.name];
+        if (left.is_null()) {
+          left = plan.spec;
+          left["Keys"] = json::array();
+        }
+        left["Keys"].push_back(plan.spec["Keys"][k]);
+        continue;
+      }
+      std::optional<json> item;
+      TABLE_TRY(ReadItem(*plan.table, plan.keys[k], &item));
+      if (!item) continue;
+      bytes += ItemSize(*item);
+      answer_bytes += ItemSize(*item);
+      found.push_back(plan.paths.empty() ? std::move(*item) : ProjectItem(*item, plan.paths));
+    }
+    Charge(*plan.table, false, ReadUnits(bytes, plan.consistent));
+    responses[plan.table->name] = std::move(found);
+    if (capacity_mode == "TOTAL" || capacity_mode == "INDEXES") {
+      capacities.push_back(Capacity(*plan.table, ReadUnits(bytes, plan.consistent), capacity_mode));
+    }
+  }
+  *response = {{"Responses", responses}, {"UnprocessedKeys", unprocessed}};
+  if (!capacities.empty()) (*response)["ConsumedCapacity"] = capacities;
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::BatchWriteItem(json& request, json* response) {
+  json* items = request.contains("RequestItems") ? &request["RequestItems"] : nullptr;
+  if (items == nullptr || !items->is_object() || items->empty()) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'requestItems' failed "
+        "to satisfy constraint: Member must not be null");
+  }
+  size_t total = 0;
+  for (const auto& [name, list] : items->items()) {
+    if (!list.is_array()) return ApiError::Serialization("Unexpected RequestItems");
+    total += list.size();
+  }
+  if (total > 25) {
+    return ApiError::Validation(
+        "1 validation error detected: Value at 'requestItems' failed to "
+        "satisfy constraint: Map value must satisfy constraint: [Member "
+        "must have length less than or equal to 25, Member must have "
+        "length greater than or equal to 1]");
+  }
+  std::string capacity_mode = "NONE";
+  TABLE_TRY(StringField(request, "ReturnConsumedCapacity", &capacity_mode));
+  std::vector<PreparedWrite> writes;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (auto& [name, list] : items->items()) {
+    if (list.empty()) {
+      return ApiError::Validation(
+          "1 validation error detected: Value at 'requestItems' failed to "
+          "satisfy constraint: Map value must satisfy constraint: [Member "
+          "must have length greater than or equal to 1]");
+    }
+    for (auto& entry : list) {
+      if (!entry.is_object() || entry.size() != 1 ||
+          !(entry.contains("PutRequest") || entry.contains("DeleteRequest"))) {
+        return ApiError::Validation(
+            "Supplied AttributeValue has more than one datatypes set, must "
+            "contain exactly one of the supported datatypes");
+      }
+      bool put = entry.contains("PutRequest");
+      json& body = entry[put ? "PutRequest" : "DeleteRequest"];
+      if (!body.is_object()) return ApiError::Serialization("Unexpected WriteRequest");
+      json single = {{"TableName", name}};
+      if (put)
+        single["Item"] = body.contains("Item") ? body["Item"] : json();
+      else
+        single["Key"] = body.contains("Key") ? body["Key"] : json();
+      PreparedWrite write;
+      TABLE_TRY(PrepareWrite(put ? "Put" : "Delete", single, &write));
+      if (!seen.insert({name, write.key}).second) {
+        return ApiError::Validation("Provided list of item keys contains duplicates");
+      }
+      writes.push_back(std::move(write));
+    }
+  }
+  for (auto& write : writes) TABLE_TRY(CheckThroughput(*write.table, true));
+  rocksdb::WriteBatch batch;
+  std::map<std::string, double> units;
+  for (auto& write : writes) {
+    AddWrite(*write.table, write.key, write.old_item, write.new_item, &batch);
+    size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
+                            write.new_item ? ItemSize(*write.new_item) : 0);
+    units[write.table->name] += WriteUnits(bytes);
+    Charge(*write.table, true, WriteUnits(bytes));
+  }
+  TABLE_TRY(storage->Write(&batch));
+  *response = {{"UnprocessedItems", json::object()}};
+  if (capacity_mode == "TOTAL" || capacity_mode == "INDEXES") {
+    json capacities = json::array();
+    for (const auto& [name, total_units] : units) {
+      capacities.push_back(Capacity(*storage->Find(name), total_units, capacity_mode));
+    }
+    (*response)["ConsumedCapacity"] = capacities;
+  }
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::TransactWriteItems(json& request, json* response) {
+  json* items = request.contains("TransactItems") ? &request["TransactItems"] : nullptr;
+  if (items == nullptr || !items->is_array() || items->empty() || items->size() > 100) {
+    return ApiError::Validation(
+        "1 validation error detected: Value at 'transactItems' failed to "
+        "satisfy constraint: Member must have length less than or equal "
+        "to 100, Member must have length greater than or equal to 1");
+  }
+  std::string token;
+  TABLE_TRY(StringField(request, "ClientRequestToken", &token));
+  std::string fingerprint = Dump(*items);
+  int64_t now = NowUnixMillis();
+  for (auto it = transaction_tokens.begin(); it != transaction_tokens.end();) {
+    it = now - it->second.second > kIdempotencyWindowMs ? transaction_tokens.erase(it)
+                                                        : std::next(it);
+  }
+  if (!token.empty()) {
+    auto it = transaction_tokens.find(token);
+    if (it != transaction_tokens.end()) {
+      if (it->second.first != fingerprint) {
+        return ApiError{"IdempotentParameterMismatchException",
+                        "The request uses the same client token as a previous, but non-identical "
+                        "request."};
+      }
+      *response = json::object();
+      return std::nullopt;
+    }
+  }
+  if (fingerprint.size() > 4 * 1024 * 1024) {
+    return ApiError::Validation("Transaction request size exceeds the limit of 4 MB");
+  }
+  std::vector<PreparedWrite> writes;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (auto& entry : *items) {
+    if (!entry.is_object() || entry.size() != 1) {
+      return ApiError::Validation(
+          "TransactItems can only contain one of Check, Put, Update or Delete");
+    }
+    std::string kind = entry.begin().key();
+    if (kind != "ConditionCheck" && kind != "Put" && kind != "Delete" && kind != "Update") {
+      return ApiError::Validation(
+          "TransactItems can only contain one of Check, Put, Update or Delete");
+    }
+    PreparedWrite write;
+    TABLE_TRY(PrepareWrite(kind, entry.begin().value(), &write));
+    if (!seen.insert({write.table->name, write.key}).second) {
+      return ApiError::Validation(
+          "Transaction request cannot include multiple operations on one item");
+    }
+    writes.push_back(std::move(write));
+  }
+  bool failed = false;
+  for (const auto& write : writes) failed = failed || write.condition_failed;
+  if (failed) {
+    json reasons = json::array();
+    std::string codes;
+    for (const auto& write : writes) {
+      json reason;
+      if (write.condition_failed) {
+        reason = {{"Code", "ConditionalCheckFailed"},
+                  {"Message", "The conditional request failed"}};
+        if (write.return_on_failure == "ALL_OLD" && write.old_item)
+          reason["Item"] = *write.old_item;
+      } else {
+        reason = {{"Code", "None"}};
+      }
+      codes += (codes.empty() ? "" : ", ") + reason["Code"].get<std::string>();
+      reasons.push_back(std::move(reason));
+    }
+    ApiError error{
+        "TransactionCanceledException",
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [" + codes +
+            "]"};
+    error.extra["CancellationReasons"] = reasons;
+    return error;
+  }
+  for (auto& write : writes) TABLE_TRY(CheckThroughput(*write.table, true));
+  rocksdb::WriteBatch batch;
+  for (auto& write : writes) {
+    if (write.writes) AddWrite(*write.table, write.key, write.old_item, write.new_item, &batch);
+    // Transactional writes cost twice the units of plain ones.
+    size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
+                            write.new_item ? ItemSize(*write.new_item) : 0);
+    Charge(*write.table, true, 2 * WriteUnits(bytes));
+  }
+  TABLE_TRY(storage->Write(&batch));
+  if (!token.empty()) transaction_tokens[token] = {fingerprint, now};
+  *response = json::object();
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::TransactGetItems(json& request, json* response) {
+  json* items = request.contains("TransactItems") ? &request["TransactItems"] : nullptr;
+  if (items == nullptr || !items->is_array() || items->empty() || items->size() > 100) {
+    return ApiError::Validation(
+        "1 validation error detected: Value at 'transactItems' failed to "
+        "satisfy constraint: Member must have length less than or equal "
+        "to 100, Member must have length greater than or equal to 1");
+  }
+  json results = json::array();
+  std::vector<std::pair<TableMeta*, std::string>> keys;
+  std::vector<std::vector<Path>> projections;
+  for (auto& entry : *items) {
+    if (!entry.is_object() || !entry.contains("Get") || !entry["Get"].is_object()) {
+      return ApiError::Validation("TransactItems can only contain Get");
+    }
+    json& get = entry["Get"];
+    TableMeta* table = nullptr;
+    TABLE_TRY(FindTable(get, &table));
+    json* key = get.contains("Key") ? &get["Key"] : nullptr;
+    if (key == nullptr || key->is_null()) return SchemaMismatch();
+    TABLE_TRY(ValidateItem(*key));
+    std::string encoded;
+    TABLE_TRY(EncodeKey(*table, *key, false, &encoded));
+    const json* names = nullptr;
+    const json* values = nullptr;
+    TABLE_TRY(
+        ExpressionTables(get, Field(get, "ProjectionExpression") != nullptr, &names, &values));
+    ExpressionContext context(names, values);
+    std::vector<Path> paths;
+    TABLE_TRY(ProjectionPaths(get, context, &paths));
+    TABLE_TRY(context.CheckUnused());
+    keys.emplace_back(table, std::move(encoded));
+    projections.push_back(std::move(paths));
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::optional<json> item;
+    TABLE_TRY(ReadItem(*keys[i].first, keys[i].second, &item));
+    json result = json::object();
+    if (item) result["Item"] = projections[i].empty() ? *item : ProjectItem(*item, projections[i]);
+    results.push_back(std::move(result));
+  }
+  *response = {{"Responses", results}};
+  return std::nullopt;
+}
+
+// =============================================================================================
+// Dispatch.
+
+MaybeError TableService::Impl::Dispatch(const std::string& operation, json& request,
+                                        json* response) {
+  using Handler = MaybeError (Impl::*)(json&, json*);
+  static const std::map<std::string, Handler> kOperations = {
+      {"CreateTable", &Impl::CreateTable},
+      {"DescribeTable", &Impl::DescribeTable},
+      {"ListTables", &Impl::ListTables},
+      {"DeleteTable", &Impl::DeleteTable},
+      {"UpdateTable", &Impl::UpdateTable},
+      {"TagResource", &Impl::TagResource},
+      {"UntagResource", &Impl::UntagResource},
+      {"ListTagsOfResource", &Impl::ListTagsOfResource},
+      {"PutItem", &Impl::PutItem},
+      {"GetItem", &Impl::GetItem},
+      {"DeleteItem", &Impl::DeleteItem},
+      {"UpdateItem", &Impl::UpdateItem},
+      {"BatchGetItem", &Impl::BatchGetItem},
+      {"BatchWriteItem", &Impl::BatchWriteItem},
+      {"TransactWriteItems", &Impl::TransactWriteItems},
+      {"TransactGetItems", &Impl::TransactGetItems},
+  };
+  if (operation == "Query") return QueryOrScan(true, request, response);
+  if (operation == "Scan") return QueryOrScan(false, request, response);
+  if (operation == "DescribeEndpoints") {
+    *response = {{"Endpoints", json::array({{{"Address", host}, {"CachePeriodInMinutes", 1440}}})}};
+    return std::nullopt;
+  }
+  if (operation == "DescribeLimits") {
+    *response = {{"AccountMaxReadCapacityUnits", 80000},
+                 {"AccountMaxWriteCapacityUnits", 80000},
+                 {"TableMaxReadCapacityUnits", 40000},
+                 {"TableMaxWriteCapacityUnits", 40000}};
+    return std::nullopt;
+  }
+  auto it = kOperations.find(operation);
+  if (it == kOperations.end()) {
+    return ApiError{"UnknownOperationException", "", 400};
+  }
+  return (this->*(it->second))(request, response);
+}
+
+TableService::TableService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TableService::~TableService() = default;
+
+Result<std::unique_ptr<TableService>> TableService::Open(const std::string& directory,
+                                                         TableOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  bool group_commit = impl->options.sync && impl->options.loop != nullptr;
+  if (auto error = Storage::Open(directory, impl->options.sync && !group_commit, &impl->storage)) {
+    return Status::IoError("table storage at " + directory + ": " + error->message);
+  }
+  if (group_commit) impl->syncer = std::thread([raw = impl.get()] { raw->SyncerLoop(); });
+  return std::unique_ptr<TableService>(new TableService(std::move(impl)));
+}
+
+HttpResponse TableService::Execute(const std::string& operation, const std::string& body) {
+  try {
+    json request =
+        json::parse(body.empty() ? std::string_view("{}") : std::string_view(body), nullptr, false);
+    if (request.is_discarded() || !request.is_object()) {
+      return ErrorResponse(
+          ApiError::Serialization("Start of structure or map found where not expected."));
+    }
+    json response;
+    impl_->raw_response.reset();
+    if (auto error = impl_->Dispatch(operation, request, &response)) return ErrorResponse(*error);
+    if (impl_->raw_response) return MakeResponse(200, std::move(*impl_->raw_response));
+    return MakeResponse(200, Dump(response));
+  } catch (const std::exception& e) {
+    // Not expected (request paths do not throw); a malformed request must never end the server.
+    return ErrorResponse(ApiError::Internal(std::string("Internal server error: ") + e.what()));
+  }
+}
+
+bool TableService::Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder) {
+  std::string_view target = request.headers.Get("X-Amz-Target");
+  if (!target.starts_with(kTargetPrefix)) return false;
+  std::string_view host = request.headers.Get("Host");
+  if (!host.empty()) impl_->host = std::string(host);
+  impl_->storage->TakeDirty();
+  impl_->Answer(responder, Execute(std::string(target.substr(kTargetPrefix.size())), request.body));
+  return true;
+}
+
+}  // namespace haneul::table
