@@ -1,7 +1,7 @@
-// The client sub-commands `haneul invoke`, `deploy` and `logs`: they talk to a running server
-// over the same wire protocols as the AWS clients (Lambda rest-json, CloudWatch Logs json 1.1)
-// and word errors the way awscli does. Each command is single-threaded; `logs --follow` installs
-// a SIGINT handler for its own duration.
+// The client sub-commands `haneul invoke`, `deploy`, `logs` and `dlq`: they talk to a running
+// server over the same wire protocols as the AWS clients (Lambda rest-json, CloudWatch Logs
+// json 1.1) and word errors the way awscli does. Each command is single-threaded; `logs --follow`
+// installs a SIGINT handler for its own duration.
 #include "client_commands.h"
 
 #include <signal.h>
@@ -675,6 +675,51 @@ int Logs(int argc, char** argv) {
   }
   sigaction(SIGINT, &previous, nullptr);
   return exit_code;
+}
+
+// `haneul dlq list` prints each dead-letter queue with its record count; `haneul dlq read NAME`
+// prints the queue's records (Lambda destination records), one JSON document per line.
+int Dlq(int argc, char** argv) {
+  static const char kDlqUsage[] =
+      "usage: haneul dlq list [--endpoint URL]\n"
+      "       haneul dlq read NAME [--endpoint URL]\n";
+  auto flags = ParseFlags(ArgsAfterCommand(argc, argv), {.value_flags = {"endpoint"}});
+  if (!flags.ok()) return UsageError(kDlqUsage, flags.status());
+  if (flags->switches.contains("help")) {
+    std::fputs(kDlqUsage, stdout);
+    return 0;
+  }
+  const auto& positional = flags->positional;
+  bool list = positional.size() == 1 && positional[0] == "list";
+  bool read = positional.size() == 2 && positional[0] == "read" && !positional[1].empty();
+  if (!list && !read) {
+    return UsageError(kDlqUsage, Status::InvalidArgument("expected `list` or `read NAME`"));
+  }
+  std::string endpoint =
+      ResolveEndpoint(FlagValue(*flags, "endpoint"), std::getenv("HANEUL_ENDPOINT"));
+  HttpClient client;
+  std::string path = list ? "/_haneul/dlq" : "/_haneul/dlq/" + positional[1];
+  auto response = client.Send("GET", endpoint + path, Headers(), "");
+  if (!response.ok()) {
+    PrintLine(stderr, FormatUnreachable(endpoint, response.status()));
+    return 1;
+  }
+  auto body = ParseJson(response->body);
+  if (IsHttpError(*response) || !body || !body->is_object()) {
+    PrintLine(stderr, "haneul: " + std::to_string(response->status) + " " + response->body);
+    return 1;
+  }
+  if (list) {
+    for (const auto& queue : body->value("Queues", json::array())) {
+      PrintLine(stdout, JsonString(queue, "Name") + "\t" +
+                            std::to_string(queue.value("Count", 0)));
+    }
+  } else {
+    for (const auto& message : body->value("Messages", json::array())) {
+      PrintLine(stdout, message.dump());
+    }
+  }
+  return 0;
 }
 
 }  // namespace haneul::cli

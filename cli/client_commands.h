@@ -154,4 +154,8 @@ class LogDeduplicator {
   std::optional<int64_t> newest_;
 };
 
+// `haneul dlq list | read NAME`: the dead-letter queues of async invocations (GET /_haneul/dlq).
+// argv[0] is "dlq"; returns the process exit code.
+int Dlq(int argc, char** argv);
+
 }  // namespace haneul::cli

@@ -89,7 +89,7 @@ Environment::Environment(const EnvironmentContext& context,
       code_directory_(std::move(code_directory)),
       id_(RandomHex(32)),
       log_group_("/aws/lambda/" + function_->name),
-      log_stream_(StreamDate() + "/[$LATEST]" + id_),
+      log_stream_(StreamDate() + "/[" + function_->version + "]" + id_),
       runtime_api_({[this] { OnReady(); },
                     [this](std::string type, std::string body) {
                       OnInitError(std::move(type), std::move(body));
@@ -159,7 +159,7 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
       "AWS_REGION=" + region,
       "AWS_DEFAULT_REGION=" + region,
       "AWS_LAMBDA_FUNCTION_NAME=" + function.name,
-      "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+      "AWS_LAMBDA_FUNCTION_VERSION=" + function.version,
       "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(function.memory_mb),
       "AWS_LAMBDA_LOG_GROUP_NAME=" + log_group_,
       "AWS_LAMBDA_LOG_STREAM_NAME=" + log_stream_,
@@ -305,7 +305,15 @@ void Environment::OnReady() {
   init_timer_.Cancel();
   init_duration_ms_ = MillisSince(spawned_at_);
   if (state_ == State::kStarting) state_ = State::kIdle;
-  if (pending_) Deliver();
+  if (pending_) {
+    Deliver();
+    return;
+  }
+  // Started without an invocation (provisioned or prewarmed): ready for the pool.
+  context_.loop->Post([weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (self && self->state_ == State::kIdle && self->on_idle) self->on_idle(self.get());
+  });
 }
 
 void Environment::OnInitError(std::string error_type, std::string body) {
@@ -336,7 +344,7 @@ void Environment::Deliver() {
   int timeout_ms = function_->timeout_seconds * 1000;
   invocation.deadline_unix_ms = NowUnixMillis() + timeout_ms;
   worker_->ResetPeakMemory();
-  Emit("START RequestId: " + request_id_ + " Version: $LATEST");
+  Emit("START RequestId: " + request_id_ + " Version: " + function_->version);
   invoke_started_ = std::chrono::steady_clock::now();
   invoke_timer_.Start(std::chrono::milliseconds(timeout_ms), [this] { OnTimeout(); });
   runtime_api_.Invoke(std::move(invocation), [this](runtime_api::InvocationResult result) {
@@ -379,6 +387,9 @@ void Environment::Finish(bool function_error, std::string payload,
   InvokeOutcome outcome;
   outcome.function_error = function_error;
   outcome.payload = std::move(payload);
+  outcome.duration_ms = duration;
+  outcome.executed_version = function_->version;
+  if (!init_reported_ && init_duration_ms_ >= 0) outcome.init_duration_ms = init_duration_ms_;
   auto done = std::move(done_);
   done_ = nullptr;
   if (!want_tail_ && done) {
@@ -394,6 +405,10 @@ void Environment::Finish(bool function_error, std::string payload,
   }
   tail_.clear();
 }
+
+bool Environment::Freeze() { return state_ == State::kIdle && worker_ && worker_->Freeze(); }
+
+bool Environment::Thaw() { return worker_ && worker_->Thaw(); }
 
 void Environment::OnResult(runtime_api::InvocationResult result) {
   Finish(result.is_error, std::move(result.body), "");
@@ -465,7 +480,7 @@ void Environment::OnWorkerExit() {
       request_id_ = pending_->request_id;
       pending_.reset();
       invoke_started_ = std::chrono::steady_clock::now();
-      Emit("START RequestId: " + request_id_ + " Version: $LATEST");
+      Emit("START RequestId: " + request_id_ + " Version: " + function_->version);
       Finish(true, std::move(payload), "Status: error\tError Type: " + type);
     }
   }

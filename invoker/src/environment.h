@@ -37,6 +37,9 @@ struct InvokeOutcome {
   bool function_error = false;  // X-Amz-Function-Error: Unhandled
   std::string payload;          // the response, or Lambda's error document
   std::string log_tail;         // this invocation's log text (START..REPORT)
+  double duration_ms = 0;       // for metrics: the invocation's Duration
+  double init_duration_ms = -1; // the Init Duration of a cold start, else -1
+  std::string executed_version = "$LATEST";
 };
 
 class Environment : public std::enable_shared_from_this<Environment> {
@@ -56,6 +59,17 @@ class Environment : public std::enable_shared_from_this<Environment> {
   // With want_tail the outcome carries the log tail (START..REPORT); without it, done fires before
   // END and REPORT are written, so their cost stays off the caller's wait.
   void Invoke(runtime_api::Invocation invocation, bool want_tail, Done done);
+
+  // Stops / resumes the worker's processes (cgroup freezer) while it waits idle. False when the
+  // backend has no freezer. Freeze may block up to ~2 s: call it only on an idle environment.
+  bool Freeze();
+  bool Thaw();
+
+  // Provisioned (and prewarmed) environments initialise off the request path: their first
+  // REPORT carries no Init Duration, as on Lambda.
+  void MarkProvisioned() { init_reported_ = true; }
+  // True once init finished (the runtime asked for its first invocation).
+  bool ready_once() const { return init_duration_ms_ >= 0; }
 
   bool idle() const { return state_ == State::kIdle; }
   bool dead() const { return state_ == State::kDead; }

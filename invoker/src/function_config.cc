@@ -89,8 +89,12 @@ std::optional<RuntimeFamily> FamilyOf(const std::string& runtime) {
   return std::nullopt;
 }
 
-std::string FunctionConfig::Arn(const AccountInfo& account) const {
+std::string FunctionConfig::UnqualifiedArn(const AccountInfo& account) const {
   return "arn:aws:lambda:" + account.region + ":" + account.account_id + ":function:" + name;
+}
+
+std::string FunctionConfig::Arn(const AccountInfo& account) const {
+  return is_latest() ? UnqualifiedArn(account) : UnqualifiedArn(account) + ":" + version;
 }
 
 nlohmann::json FunctionConfig::ToApi(const AccountInfo& account) const {
@@ -106,7 +110,7 @@ nlohmann::json FunctionConfig::ToApi(const AccountInfo& account) const {
       {"MemorySize", memory_mb},
       {"LastModified", LambdaTimestamp(last_modified_ms)},
       {"CodeSha256", code_sha256},
-      {"Version", "$LATEST"},
+      {"Version", version},
       {"TracingConfig", {{"Mode", "PassThrough"}}},
       {"RevisionId", revision_id},
       {"State", "Active"},
@@ -136,7 +140,9 @@ nlohmann::json FunctionConfig::ToStorage() const {
           {"code_size", code_size},
           {"last_modified_ms", last_modified_ms},
           {"revision_id", revision_id},
-          {"revision", revision}};
+          {"revision", revision},
+          {"version", version},
+          {"published_from", published_from}};
 }
 
 std::optional<FunctionConfig> FunctionConfig::FromStorage(const nlohmann::json& stored) {
@@ -158,6 +164,8 @@ std::optional<FunctionConfig> FunctionConfig::FromStorage(const nlohmann::json& 
     config.last_modified_ms = stored.at("last_modified_ms").get<int64_t>();
     config.revision_id = stored.at("revision_id").get<std::string>();
     config.revision = stored.at("revision").get<uint64_t>();
+    config.version = stored.value("version", std::string("$LATEST"));
+    config.published_from = stored.value("published_from", uint64_t{0});
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }

@@ -41,8 +41,19 @@ struct FunctionConfig {
   std::string revision_id;
   // Bumped by every code or configuration change: environments of older revisions retire.
   uint64_t revision = 0;
+  // "$LATEST" for the editable function, "1", "2", ... for published (immutable) versions.
+  std::string version = "$LATEST";
+  // For a published version: the $LATEST revision it was published from (PublishVersion is a
+  // no-op while $LATEST stays at that revision).
+  uint64_t published_from = 0;
 
+  bool is_latest() const { return version == "$LATEST"; }
+  // The unqualified ARN for $LATEST, "...:function:NAME:N" for a version (as Lambda reports it).
   std::string Arn(const AccountInfo& account) const;
+  std::string UnqualifiedArn(const AccountInfo& account) const;
+  // The pool an environment of this configuration belongs to: "NAME:VERSION".
+  std::string PoolKey() const { return name + ":" + version; }
+
   nlohmann::json ToApi(const AccountInfo& account) const;  // FunctionConfiguration
   nlohmann::json ToStorage() const;
   static std::optional<FunctionConfig> FromStorage(const nlohmann::json& stored);

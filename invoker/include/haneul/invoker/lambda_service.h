@@ -24,7 +24,19 @@ struct LambdaOptions {
   int sandbox_gid = 990;
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
-  size_t max_environments = 64;
+  // A safety cap on live environments; the concurrency limits below are what decide.
+  size_t max_environments = 4096;
+  int account_concurrency = 1000;  // Lambda's account concurrency limit
+  // Idle environments are reaped after this; frozen (cgroup freezer) after freeze_after_ms.
+  int keep_alive_seconds = 600;
+  int freeze_after_ms = 100;
+  // Sum of the MemorySize of live environments (0: 80% of physical memory).
+  int64_t memory_budget_mb = 0;
+  // The base delay of async retries: the first retry after this, the second after twice it
+  // (Lambda: about 1 and 2 minutes).
+  int64_t async_retry_delay_ms = 60000;
+  // Start one environment at CreateFunction and PublishVersion, so the first invoke is warm.
+  bool prewarm = false;
   // The largest MemorySize this host can give one environment (0: the host's physical memory).
   int max_function_memory_mb = 0;
   int init_timeout_ms = 10000;
