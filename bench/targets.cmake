@@ -24,3 +24,25 @@ haneul_warnings(bench_sandbox_start)
 add_test(NAME bench_sandbox_start_smoke
   COMMAND bench_sandbox_start ${CMAKE_BINARY_DIR}/examples/provided-noop/bootstrap 5)
 set_tests_properties(bench_sandbox_start_smoke PROPERTIES LABELS bench TIMEOUT 120)
+
+# The table service beside dynalite and the echo floor (bench/table.sh); CI checks it runs.
+add_test(NAME bench_table_smoke
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/table.sh --quick --build-dir ${CMAKE_BINARY_DIR})
+set_tests_properties(bench_table_smoke PROPERTIES LABELS bench TIMEOUT 600 RUN_SERIAL TRUE)
+
+# Image pull + unpack from a local docker-registry, beside skopeo copy + umoci unpack.
+add_test(NAME bench_image_pull_smoke
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/image_pull.sh --quick --build-dir ${CMAKE_BINARY_DIR})
+set_tests_properties(bench_image_pull_smoke PROPERTIES LABELS bench TIMEOUT 300)
+
+# Warm invokes at 1-256 clients, a cold-start storm and idle-environment memory
+# (bench/invoke_scale.sh); CI checks it runs.
+add_test(NAME bench_invoke_scale_smoke
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/invoke_scale.sh --quick --build-dir ${CMAKE_BINARY_DIR})
+set_tests_properties(bench_invoke_scale_smoke PROPERTIES LABELS bench TIMEOUT 600 RUN_SERIAL TRUE)
+
+# The object store's GET/PUT beside nginx serving the same files (bench/objects.sh); CI checks it
+# runs.
+add_test(NAME bench_objects_smoke
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/objects.sh --quick --build-dir ${CMAKE_BINARY_DIR})
+set_tests_properties(bench_objects_smoke PROPERTIES LABELS bench TIMEOUT 300 RUN_SERIAL TRUE)

@@ -8,6 +8,8 @@ int Serve(int argc, char** argv);
 int Invoke(int argc, char** argv);
 int Deploy(int argc, char** argv);
 int Logs(int argc, char** argv);
+int Image(int argc, char** argv);  // image_commands.cc
+int Dlq(int argc, char** argv);
 
 }  // namespace haneul::cli
 

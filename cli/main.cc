@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "client_commands.h"  // haneul dlq
 #include "commands.h"
 
 namespace {
@@ -12,7 +13,9 @@ void Usage() {
                "  serve   [--port 4747] [--host 127.0.0.1] [--data DIR] [--example]\n"
                "  invoke  NAME [--payload JSON] [--endpoint URL]\n"
                "  deploy  DIR --runtime python3 --handler app.handler [--name NAME]\n"
-               "  logs    NAME [--follow]\n");
+               "  logs    NAME [--follow]\n"
+               "  image   ls|pull|push|import|export|rm|gc|inspect|build|base ... (haneul image for help)\n"
+               "  dlq     list | read NAME [--endpoint URL]\n");
 }
 
 }  // namespace
@@ -27,6 +30,8 @@ int main(int argc, char** argv) {
   if (std::strcmp(command, "invoke") == 0) return haneul::cli::Invoke(argc - 1, argv + 1);
   if (std::strcmp(command, "deploy") == 0) return haneul::cli::Deploy(argc - 1, argv + 1);
   if (std::strcmp(command, "logs") == 0) return haneul::cli::Logs(argc - 1, argv + 1);
+  if (std::strcmp(command, "image") == 0) return haneul::cli::Image(argc - 1, argv + 1);
+  if (std::strcmp(command, "dlq") == 0) return haneul::cli::Dlq(argc - 1, argv + 1);
   Usage();
   return 2;
 }

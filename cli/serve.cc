@@ -23,6 +23,8 @@
 #include "haneul/common/log.h"
 #include "haneul/invoker/lambda_service.h"
 #include "haneul/invoker/logs_service.h"
+#include "haneul/table/table_service.h"
+#include "haneul/objects/object_service.h"
 
 namespace haneul::cli {
 
@@ -41,8 +43,14 @@ struct ServeFlags {
   std::string sandbox = "auto";
   std::string log_level = "info";
   bool example = false;
-  size_t max_environments = 64;
+  size_t max_environments = 4096;
   int max_function_memory_mb = 0;
+  int account_concurrency = 1000;
+  int keep_alive_seconds = 600;
+  int64_t memory_budget_mb = 0;
+  int64_t async_retry_delay_ms = 60000;
+  bool prewarm = false;
+  int freeze_after_ms = 100;
   int sandbox_uid = 993;
   int sandbox_gid = 990;
 };
@@ -88,6 +96,29 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
     } else if (arg == "--max-function-memory") {
       if (!value(&text)) return false;
       flags->max_function_memory_mb = std::atoi(text.c_str());
+    } else if (arg == "--account-concurrency") {
+      if (!value(&text)) return false;
+      flags->account_concurrency = std::atoi(text.c_str());
+      if (flags->account_concurrency <= 0) return false;
+    } else if (arg == "--keep-alive-seconds") {
+      if (!value(&text)) return false;
+      flags->keep_alive_seconds = std::atoi(text.c_str());
+      if (flags->keep_alive_seconds <= 0) return false;
+    } else if (arg == "--memory-budget-mb") {
+      if (!value(&text)) return false;
+      flags->memory_budget_mb = std::atoll(text.c_str());
+      if (flags->memory_budget_mb <= 0) return false;
+    } else if (arg == "--freeze-after-ms") {
+      // How long an environment stays idle before it is frozen; 0 never freezes.
+      if (!value(&text)) return false;
+      flags->freeze_after_ms = std::atoi(text.c_str());
+      if (flags->freeze_after_ms < 0) return false;
+    } else if (arg == "--prewarm") {
+      flags->prewarm = true;
+    } else if (arg == "--async-retry-delay-ms") {
+      if (!value(&text)) return false;
+      flags->async_retry_delay_ms = std::atoll(text.c_str());
+      if (flags->async_retry_delay_ms < 0) return false;
     } else if (arg == "--example") {
       flags->example = true;
     } else {
@@ -134,7 +165,10 @@ int Serve(int argc, char** argv) {
                  "                    [--runtimes-dir DIR] [--python PATH] [--node PATH]\n"
                  "                    [--sandbox auto|namespace|process] [--max-environments N] "
                  "[--log-level info]\n"
-                 "                    [--max-function-memory MB] [--sandbox-user 993:990]\n");
+                 "                    [--max-function-memory MB] [--sandbox-user 993:990]\n"
+                 "                    [--account-concurrency 1000] [--keep-alive-seconds 600]\n"
+                 "                    [--memory-budget-mb MB] [--async-retry-delay-ms 60000] [--prewarm]\n"
+                 "                    [--freeze-after-ms 100]\n");
     return 2;
   }
   InitLogging(flags.log_level);
@@ -165,6 +199,23 @@ int Serve(int argc, char** argv) {
   boost::asio::signal_set signals(loop.context(), SIGINT, SIGTERM);
   signals.async_wait([&loop](boost::system::error_code, int) { loop.Stop(); });
 
+  // The DynamoDB-compatible table service keeps its own RocksDB instance (a family per table);
+  // durable writes are group-committed (one fsync for the writes of many connections).
+  table::TableOptions table_options;
+  table_options.loop = &loop;
+  auto table_service = table::TableService::Open(flags.data + "/tables", table_options);
+  if (!table_service.ok()) {
+    std::fprintf(stderr, "haneul: %s\n", table_service.status().message().c_str());
+    return 1;
+  }
+  // The S3-compatible object store: blobs and its own RocksDB metadata under <data>/objects.
+  // Bucket notifications reach functions through ObjectService::SetNotify (wired by triggers/).
+  auto object_service = objects::ObjectService::Open(flags.data + "/objects");
+  if (!object_service.ok()) {
+    std::fprintf(stderr, "haneul: %s\n", object_service.status().message().c_str());
+    return 1;
+  }
+
   invoker::LogStore logs(**store, &loop);
   invoker::LambdaOptions options;
   options.data_directory = flags.data;
@@ -174,6 +225,12 @@ int Serve(int argc, char** argv) {
   options.sandbox = flags.sandbox;
   options.max_environments = flags.max_environments;
   options.max_function_memory_mb = flags.max_function_memory_mb;
+  options.account_concurrency = flags.account_concurrency;
+  options.keep_alive_seconds = flags.keep_alive_seconds;
+  options.memory_budget_mb = flags.memory_budget_mb;
+  options.async_retry_delay_ms = flags.async_retry_delay_ms;
+  options.prewarm = flags.prewarm;
+  options.freeze_after_ms = flags.freeze_after_ms;
   options.sandbox_uid = flags.sandbox_uid;
   options.sandbox_gid = flags.sandbox_gid;
   auto lambda = invoker::LambdaService::Create(loop, **store, logs, options);
@@ -182,6 +239,14 @@ int Serve(int argc, char** argv) {
     return 1;
   }
   invoker::LogsService logs_service(logs);
+  // S3 notifications may only name functions that exist ("arn:...:function:NAME[:QUALIFIER]").
+  (*object_service)->SetFunctionExists([&lambda](const std::string& arn) {
+    static const std::string kMarker = ":function:";
+    auto at = arn.find(kMarker);
+    if (at == std::string::npos) return false;
+    std::string name = arn.substr(at + kMarker.size());
+    return (*lambda)->HasFunction(name.substr(0, name.find(':')));
+  });
 
   HttpServer server(loop);
   HttpListenOptions listen;
@@ -190,11 +255,17 @@ int Serve(int argc, char** argv) {
   listen.body_limit = kEndpointBodyLimit;
   auto& lambda_service = **lambda;
   listen.too_large = [&](const HttpRequest& request) {
+    if (objects::ObjectService::IsS3Request(request)) {
+      return (*object_service)->RequestTooLarge(request);
+    }
     return lambda_service.RequestTooLarge(request);
   };
   auto port = server.Listen(listen, [&](HttpRequest request, std::shared_ptr<Responder> responder) {
+    if ((*table_service)->Handle(request, responder)) return;
     if (logs_service.Handle(request, responder)) return;
     if (lambda_service.Handle(request, responder)) return;
+    // Last: S3 claims its signed requests and every unsigned path nobody else took.
+    if ((*object_service)->Handle(request, responder)) return;
     HttpResponse response = HttpResponse::Json(
         404, nlohmann::json{{"message", "No service at " + request.method + " " + request.path}}
                  .dump());

@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 debs=(build-essential cmake ninja-build pkg-config
       libboost-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
       libseccomp-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
-      libzip-dev zlib1g-dev
+      libzip-dev zlib1g-dev libzstd-dev zstd docker-registry skopeo umoci buildah
+      libpugixml-dev nginx-light
       awscli python3-boto3 python3-pytest python3 zip unzip wrk curl)
 missing=()
 for p in "${debs[@]}"; do
