@@ -86,6 +86,11 @@ struct SandboxOptions {
   gid_t gid = 990;
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string cgroup_subtree = "haneul";
+  // Workers the namespace backend keeps started ahead, waiting for a function (0: none; each
+  // start then pays for namespaces and the cgroup join itself).
+  size_t ready_slots = 2;
+  // An empty host folder on which each worker mounts its root inside its own mount namespace.
+  std::string root_mountpoint = "/run/haneul-sandbox/root";
 };
 
 // The backends built into this binary, by name: "process", "namespace".
