@@ -89,6 +89,7 @@ enum Stage : int {
   kSeccomp,
   kExec,
   kWaitGo,
+  kMountImage,
 };
 
 const char* StageName(int stage) {
@@ -98,8 +99,9 @@ const char* StageName(int stage) {
                                        "mount /var/runtime", "mount /etc", "mount /tmp",
                                        "mount /dev", "pivot_root", "mount /proc",
                                        "read-only root", "stdio", "chdir", "drop privileges",
-                                       "seccomp", "exec", "wait for the function"};
-  return stage > 0 && stage <= kWaitGo ? kNames[stage] : "?";
+                                       "seccomp", "exec", "wait for the function",
+                                       "mount the image"};
+  return stage > 0 && stage <= kMountImage ? kNames[stage] : "?";
 }
 
 struct ChildError {
@@ -137,6 +139,12 @@ struct ChildPlan {
   std::vector<RootFile> files;                                  // absolute paths
   std::vector<Bind> binds;                                      // read-only binds (host parts)
   std::vector<Bind> function_binds;  // read-only binds of the function's folders, after `go`
+  // Image functions, after `go`: a tmpfs at image_base holding the overlay's upper and work
+  // folders, the overlay (lower: the image's rootfs) at root, then the image_directories.
+  std::string image_base;
+  std::string image_overlay_options;
+  std::vector<std::string> image_directories;  // made (if missing) in the overlay
+  std::string working_directory = "/var/task";
   std::vector<std::pair<std::string, std::string>> dev_nodes;   // host node, target file
   std::vector<std::pair<std::string, std::string>> dev_links;   // target, link path
   std::string hostname = "sandbox";
@@ -201,6 +209,22 @@ bool BindReadOnly(const char* source, const char* target) {
                nullptr) == 0;
 }
 
+// A /dev with only null, zero, full, random and urandom (bound from the host's) and the fd links.
+void MountDev(const ChildPlan& plan) {
+  if (mount("tmpfs", plan.dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") != 0) {
+    Fail(plan, kMountDev);
+  }
+  for (const auto& [node, target] : plan.dev_nodes) {
+    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) Fail(plan, kMountDev);
+    close(fd);
+    if (mount(node.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) Fail(plan, kMountDev);
+  }
+  for (const auto& [target, link] : plan.dev_links) {
+    if (symlink(target.c_str(), link.c_str()) != 0) Fail(plan, kMountDev);
+  }
+}
+
 int ChildMain(void* argument) {
   const ChildPlan& plan = *static_cast<const ChildPlan*>(argument);
   // Into the cgroup first, so nothing below runs unlimited ("0": the writing process).
@@ -259,18 +283,7 @@ int ChildMain(void* argument) {
   for (const auto& bind : plan.binds) {
     if (!BindReadOnly(bind.source.c_str(), bind.target.c_str())) Fail(plan, kMountUsr);
   }
-  if (mount("tmpfs", plan.dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") != 0) {
-    Fail(plan, kMountDev);
-  }
-  for (const auto& [node, target] : plan.dev_nodes) {
-    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) Fail(plan, kMountDev);
-    close(fd);
-    if (mount(node.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) Fail(plan, kMountDev);
-  }
-  for (const auto& [target, link] : plan.dev_links) {
-    if (symlink(target.c_str(), link.c_str()) != 0) Fail(plan, kMountDev);
-  }
+  MountDev(plan);
 
   // Ready: everything above is the same for every function. Wait for this slot's function.
   ChildError ready{kReady, 0};
@@ -283,6 +296,27 @@ int ChildMain(void* argument) {
   if (got != 1) _exit(0);  // the slot was discarded (the parent closed `go`)
   close(plan.go_read);
 
+  if (!plan.image_base.empty()) {
+    // The image's root: an overlay whose upper layer is this worker's own tmpfs, so the shared
+    // unpacked image is never written (and is read-only in the end like the rest of the root).
+    if (mount("tmpfs", plan.image_base.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0755") !=
+        0) {
+      Fail(plan, kMountImage);
+    }
+    for (size_t i = 0; i < 3; ++i) {
+      if (mkdir(plan.image_directories[i].c_str(), 0755) != 0) Fail(plan, kMountImage);
+    }
+    if (mount("overlay", plan.root.c_str(), "overlay", MS_NOSUID | MS_NODEV,
+              plan.image_overlay_options.c_str()) != 0) {
+      Fail(plan, kMountImage);
+    }
+    for (size_t i = 3; i < plan.image_directories.size(); ++i) {
+      if (mkdir(plan.image_directories[i].c_str(), 0755) != 0 && errno != EEXIST) {
+        Fail(plan, kMountImage);
+      }
+    }
+    MountDev(plan);
+  }
   for (const auto& bind : plan.function_binds) {
     if (!BindReadOnly(bind.source.c_str(), bind.target.c_str())) {
       Fail(plan, bind.target.ends_with("/var/task") ? kMountCode : kMountRuntimes);
@@ -311,7 +345,7 @@ int ChildMain(void* argument) {
       dup2(plan.err_write, 2) < 0) {
     Fail(plan, kStdio);
   }
-  if (chdir("/var/task") != 0) Fail(plan, kChdir);
+  if (chdir(plan.working_directory.c_str()) != 0) Fail(plan, kChdir);
   // Nothing of the server's reaches the handler: every other descriptor closes at exec.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (int error = DropPrivilegesWithoutAllocating(plan.uid, plan.gid, plan.last_capability)) {
@@ -420,6 +454,23 @@ void CloseAll(std::initializer_list<int> descriptors) {
   }
 }
 
+// The folders the worker mounts on or makes inside an image's root must be real folders (or
+// absent): before pivot_root, a symbolic link there would resolve against the host's root, and
+// the worker would make folders or mount on the host's paths.
+Status CheckImageMountPoints(const std::string& rootfs) {
+  for (const char* path : {"/tmp", "/dev", "/proc", "/var", "/var/task", "/var/runtime", "/opt",
+                           "/etc", "/.old"}) {
+    struct stat info {};
+    if (lstat((rootfs + path).c_str(), &info) != 0) continue;  // made in the overlay
+    if (!S_ISDIR(info.st_mode)) {
+      return Status::InvalidArgument(std::string("the image's ") + path +
+                                     " is not a folder (a symbolic link or a file); haneul mounts "
+                                     "or makes a folder there");
+    }
+  }
+  return Status::Ok();
+}
+
 // A child waiting in its namespaces and cgroup for a function (see the top of this file). The
 // child reads `plan` and runs on `stack`: both stay put until it has exec'd or died.
 struct Slot {
@@ -482,6 +533,16 @@ class NamespaceSandbox : public Sandbox {
 
   Result<std::unique_ptr<Worker>> Start(const WorkerSpec& spec) override {
     if (spec.argv.empty()) return Status::InvalidArgument("worker has no program");
+    if (!spec.rootfs.empty()) {
+      // overlayfs options are comma- and colon-separated: such a path cannot be said there.
+      if (spec.rootfs.front() != '/' ||
+          spec.rootfs.find_first_of(",:\\") != std::string::npos ||
+          !std::filesystem::is_directory(spec.rootfs)) {
+        return Status::InvalidArgument("image root filesystem " + spec.rootfs +
+                                       " is not an absolute folder path without , : or \\");
+      }
+      HANEUL_RETURN_IF_ERROR(CheckImageMountPoints(spec.rootfs));
+    }
     std::unique_ptr<Slot> slot = TakeSlot();
     if (!slot) {
       auto made = MakeSlot();
@@ -663,6 +724,7 @@ class NamespaceSandbox : public Sandbox {
     const std::string& root = options_.root_mountpoint;
     std::error_code ec;
     std::filesystem::create_directories(root, ec);
+    std::filesystem::create_directories(options_.image_mountpoint, ec);
     plan->root = root;
     plan->old_root = root + "/.old";
     plan->tmp = root + "/tmp";
@@ -716,8 +778,38 @@ class NamespaceSandbox : public Sandbox {
     plan->envp.push_back(nullptr);
     uint64_t tmp_bytes = spec.ephemeral_storage_bytes ? spec.ephemeral_storage_bytes : 512 << 20;
     plan->tmp_options = "size=" + std::to_string(tmp_bytes) + ",mode=1777";
-    plan->function_binds = {{spec.code_directory, plan->root + "/var/task", true},
-                            {spec.runtimes_directory, plan->root + "/var/runtime", true}};
+    plan->working_directory =
+        spec.working_directory.empty() ? "/var/task" : spec.working_directory;
+    if (spec.rootfs.empty()) {
+      plan->function_binds = {{spec.code_directory, plan->root + "/var/task", true},
+                              {spec.runtimes_directory, plan->root + "/var/runtime", true}};
+      return;
+    }
+    // An image: the root is an overlay of its rootfs at image_mountpoint (see ChildMain).
+    const std::string& base = options_.image_mountpoint;
+    const std::string root = base + "/root";
+    plan->image_base = base;
+    plan->image_overlay_options = "lowerdir=" + spec.rootfs + ",upperdir=" + base +
+                                  "/upper,workdir=" + base + "/work";
+    plan->image_directories = {base + "/upper", base + "/work", root};
+    for (const char* directory : {"/tmp", "/dev", "/proc", "/.old", "/var", "/var/task",
+                                  "/var/runtime", "/opt", "/etc"}) {
+      plan->image_directories.push_back(root + directory);
+    }
+    plan->function_binds.clear();
+    plan->root = root;
+    plan->old_root = root + "/.old";
+    plan->tmp = root + "/tmp";
+    plan->dev = root + "/dev";
+    plan->proc = root + "/proc";
+    plan->dev_nodes.clear();
+    for (const char* node : {"null", "zero", "full", "random", "urandom"}) {
+      plan->dev_nodes.emplace_back(std::string("/dev/") + node, root + "/dev/" + node);
+    }
+    plan->dev_links = {{"/proc/self/fd", root + "/dev/fd"},
+                       {"/proc/self/fd/0", root + "/dev/stdin"},
+                       {"/proc/self/fd/1", root + "/dev/stdout"},
+                       {"/proc/self/fd/2", root + "/dev/stderr"}};
   }
 
   SandboxOptions options_;

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <stdio.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -158,6 +160,65 @@ TEST_F(NamespaceSandboxTest, RemovesSlotCgroupsOfGoneServersOnly) {
   EXPECT_EQ(std::count(names->begin(), names->end(), stale), 0);
   EXPECT_EQ(std::count(names->begin(), names->end(), live), 1);
   EXPECT_TRUE((*kept)->Destroy().ok());
+}
+
+TEST_F(NamespaceSandboxTest, ImageRootfsIsTheRootAndIsNeverWritten) {
+  if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "needs busybox-static (a static /bin/busybox)";
+  std::string rootfs = code_ + "/rootfs";
+  fs::create_directories(rootfs + "/bin");
+  fs::create_directories(rootfs + "/var/task");
+  fs::copy_file("/bin/busybox", rootfs + "/bin/busybox");
+  fs::permissions(rootfs + "/bin/busybox", fs::perms(0755));
+  fs::create_symlink("busybox", rootfs + "/bin/sh");
+  {
+    FILE* handler = fopen((rootfs + "/var/task/handler.txt").c_str(), "w");
+    ASSERT_NE(handler, nullptr);
+    fputs("from the image\n", handler);
+    fclose(handler);
+  }
+  auto listing = [&] {
+    std::vector<std::string> entries;
+    for (const auto& entry : fs::recursive_directory_iterator(rootfs)) {
+      entries.push_back(entry.path().string());
+    }
+    std::sort(entries.begin(), entries.end());
+    return entries;
+  };
+  auto before = listing();
+  for (size_t slots : {size_t{0}, size_t{1}}) {
+    auto sandbox = Make(slots);
+    ASSERT_NE(sandbox, nullptr);
+    WorkerSpec spec = Spec({"/bin/sh", "-c",
+                            "cat /var/task/handler.txt; touch /var/task/x 2>/dev/null || echo ro; "
+                            "echo scratch > /tmp/t && cat /tmp/t; ls /usr 2>/dev/null | wc -l; "
+                            "pwd; ls /dev | wc -l"});
+    spec.rootfs = rootfs;
+    spec.working_directory = "/var";
+    auto worker = sandbox->Start(spec);
+    ASSERT_TRUE(worker.ok()) << worker.status().ToString();
+    // /dev: null zero full random urandom fd stdin stdout stderr.
+    EXPECT_EQ(ReadAll(**worker), "from the image\nro\nscratch\n0\n/var\n9\n");
+  }
+  EXPECT_EQ(listing(), before);  // the overlay took every write
+}
+
+TEST_F(NamespaceSandboxTest, ImageRootfsThatIsNotAFolderIsRefused) {
+  auto sandbox = Make(0);
+  ASSERT_NE(sandbox, nullptr);
+  // An image whose /var leads out of it: refused before anything is mounted or made.
+  fs::create_directories(code_ + "/escape");
+  fs::create_symlink("/etc", code_ + "/escape/var");
+  fs::create_directories(code_ + "/file-tmp");
+  { FILE* file = fopen((code_ + "/file-tmp/tmp").c_str(), "w"); if (file) fclose(file); }
+  for (std::string rootfs : {code_ + "/missing", std::string("relative/path"), code_ + "/a,b",
+                             code_ + "/escape", code_ + "/file-tmp"}) {
+    WorkerSpec spec = Spec({"/bin/sh"});
+    spec.rootfs = rootfs;
+    auto worker = sandbox->Start(spec);
+    EXPECT_FALSE(worker.ok()) << rootfs;
+    EXPECT_EQ(worker.status().code(), Status::Code::kInvalidArgument) << worker.status().ToString();
+  }
+  EXPECT_FALSE(fs::exists("/etc/task"));
 }
 
 }  // namespace

@@ -29,6 +29,12 @@ struct WorkerSpec {
   uint64_t memory_limit_bytes = 0;       // MemorySize; backends that cannot enforce it ignore it
   uint64_t ephemeral_storage_bytes = 0;  // size of /tmp
   int memory_mb = 128;
+  // An image function's unpacked root filesystem (host path, shared read-only by every environment
+  // of the image); empty for zip packages, whose root is built from the host's /usr. With a
+  // rootfs, code_directory and runtimes_directory are not mounted: the image holds its code.
+  // Only the namespace backend runs images (the process backend refuses them).
+  std::string rootfs;
+  std::string working_directory;  // where the program starts, as the worker sees it (/var/task)
 };
 
 // A running worker. Destroying it kills the whole process tree and reaps it.
@@ -91,6 +97,8 @@ struct SandboxOptions {
   size_t ready_slots = 2;
   // An empty host folder on which each worker mounts its root inside its own mount namespace.
   std::string root_mountpoint = "/run/haneul-sandbox/root";
+  // The same for image functions: each worker mounts an overlay of the image there.
+  std::string image_mountpoint = "/run/haneul-sandbox/image";
 };
 
 // The backends built into this binary, by name: "process", "namespace".
