@@ -45,6 +45,7 @@ struct ServeFlags {
   int max_function_memory_mb = 0;
   int sandbox_uid = 993;
   int sandbox_gid = 990;
+  bool sandbox_host_network = false;
 };
 
 bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
@@ -85,6 +86,10 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
       flags->sandbox_uid = std::atoi(text.substr(0, colon).c_str());
       flags->sandbox_gid = std::atoi(text.substr(colon + 1).c_str());
       if (flags->sandbox_uid <= 0 || flags->sandbox_gid <= 0) return false;
+    } else if (arg == "--sandbox-network") {
+      // none (default): a network namespace with only loopback; host: the host's network.
+      if (!value(&text) || (text != "none" && text != "host")) return false;
+      flags->sandbox_host_network = text == "host";
     } else if (arg == "--max-function-memory") {
       if (!value(&text)) return false;
       flags->max_function_memory_mb = std::atoi(text.c_str());
@@ -134,7 +139,8 @@ int Serve(int argc, char** argv) {
                  "                    [--runtimes-dir DIR] [--python PATH] [--node PATH]\n"
                  "                    [--sandbox auto|namespace|process] [--max-environments N] "
                  "[--log-level info]\n"
-                 "                    [--max-function-memory MB] [--sandbox-user 993:990]\n");
+                 "                    [--max-function-memory MB] [--sandbox-user 993:990]\n"
+                 "                    [--sandbox-network none|host]\n");
     return 2;
   }
   InitLogging(flags.log_level);
@@ -176,6 +182,7 @@ int Serve(int argc, char** argv) {
   options.max_function_memory_mb = flags.max_function_memory_mb;
   options.sandbox_uid = flags.sandbox_uid;
   options.sandbox_gid = flags.sandbox_gid;
+  options.sandbox_host_network = flags.sandbox_host_network;
   auto lambda = invoker::LambdaService::Create(loop, **store, logs, options);
   if (!lambda.ok()) {
     std::fprintf(stderr, "haneul: %s\n", lambda.status().message().c_str());

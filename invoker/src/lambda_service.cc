@@ -431,6 +431,7 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
   sandbox::SandboxOptions sandbox_options;
   sandbox_options.uid = static_cast<uid_t>(impl->options.sandbox_uid);
   sandbox_options.gid = static_cast<gid_t>(impl->options.sandbox_gid);
+  sandbox_options.host_network = impl->options.sandbox_host_network;
   auto sandbox =
       sandbox::MakeSandbox(backend == "auto" ? "namespace" : backend, sandbox_options);
   if (!sandbox.ok() && backend == "auto") {

@@ -153,6 +153,7 @@ struct ChildPlan {
   int last_capability = 40;
   uid_t uid = 993;
   gid_t gid = 990;
+  bool host_network = false;  // no network namespace: skip loopback, any free port
   int error_write = -1;
   int go_read = -1;  // one byte from the parent: the function's part of the plan is filled in
   int socket_write = -1;
@@ -235,21 +236,24 @@ int ChildMain(void* argument) {
   }
   if (sethostname(plan.hostname.c_str(), plan.hostname.size()) != 0) Fail(plan, kHostname);
 
-  // The new network namespace has only a loopback device, down: bring it up.
-  int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ifreq request{};
-  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-  if (control < 0 || ioctl(control, SIOCGIFFLAGS, &request) != 0) Fail(plan, kLoopback);
-  request.ifr_flags |= IFF_UP | IFF_RUNNING;
-  if (ioctl(control, SIOCSIFFLAGS, &request) != 0) Fail(plan, kLoopback);
-  close(control);
+  if (!plan.host_network) {
+    // The new network namespace has only a loopback device, down: bring it up.
+    int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq request{};
+    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    if (control < 0 || ioctl(control, SIOCGIFFLAGS, &request) != 0) Fail(plan, kLoopback);
+    request.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(control, SIOCSIFFLAGS, &request) != 0) Fail(plan, kLoopback);
+    close(control);
+  }
 
   // The Runtime API socket lives in this namespace; the invoker serves it, no proxy in between.
+  // On the host's network, a free port (9001 would clash between environments).
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   sockaddr_in address{};
   address.sin_family = AF_INET;
-  address.sin_port = htons(kRuntimeApiPort);
+  address.sin_port = htons(plan.host_network ? 0 : kRuntimeApiPort);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
       bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
@@ -502,6 +506,7 @@ struct Slot {
   int out_read = -1;
   int err_read = -1;
   int listen_fd = -1;
+  int runtime_api_port = 0;
   std::unique_ptr<Cgroup> cgroup;
 };
 
@@ -550,7 +555,7 @@ class NamespaceSandbox : public Sandbox {
       slot = std::move(*made);
     }
     Slot& ready = *slot;
-    PrepareFunctionPart(spec, &ready.plan);
+    PrepareFunctionPart(spec, ready.runtime_api_port, &ready.plan);
     CgroupLimits limits;
     limits.memory_bytes = spec.memory_limit_bytes;
     limits.memory_mb = spec.memory_mb;
@@ -686,8 +691,8 @@ class NamespaceSandbox : public Sandbox {
     // New pid, mount, uts, ipc and network namespaces: the worker is init of its own pid
     // namespace, with its own mounts, hostname, System V IPC and network stack. CLONE_VM: see
     // the top of this file.
-    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-                CLONE_VM | SIGCHLD;
+    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                (options_.host_network ? 0 : CLONE_NEWNET) | CLONE_VM | SIGCHLD;
     pid_t pid = clone(ChildMain, static_cast<char*>(slot->stack) + kChildStackBytes, flags, &plan);
     int clone_errno = errno;
     close_child_ends();
@@ -712,6 +717,12 @@ class NamespaceSandbox : public Sandbox {
     slot->listen_fd = ReceiveDescriptor(channel[0]);
     close(channel[0]);
     if (slot->listen_fd < 0) return Status::Internal("no Runtime API socket from the worker");
+    sockaddr_in bound{};
+    socklen_t length = sizeof(bound);
+    if (getsockname(slot->listen_fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
+      return Status::FromErrno("getsockname of the Runtime API socket");
+    }
+    slot->runtime_api_port = ntohs(bound.sin_port);
     fcntl(slot->out_read, F_SETFL, fcntl(slot->out_read, F_GETFL) | O_NONBLOCK);
     fcntl(slot->err_read, F_SETFL, fcntl(slot->err_read, F_GETFL) | O_NONBLOCK);
     return slot;
@@ -750,6 +761,10 @@ class NamespaceSandbox : public Sandbox {
     plan->files.push_back({root + "/etc/hosts", "127.0.0.1 localhost sandbox\n::1 localhost\n"});
     plan->files.push_back({root + "/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"});
     plan->files.push_back({root + "/etc/resolv.conf", ""});
+    plan->host_network = options_.host_network;
+    if (options_.host_network && std::filesystem::exists("/etc/resolv.conf")) {
+      plan->binds.push_back({"/etc/resolv.conf", root + "/etc/resolv.conf", false});
+    }
     plan->files.push_back({root + "/etc/ld.so.cache", ""});
     plan->binds.push_back({"/usr", root + "/usr", true});
     plan->binds.push_back({"/etc/ld.so.cache", root + "/etc/ld.so.cache", false});
@@ -765,11 +780,11 @@ class NamespaceSandbox : public Sandbox {
   }
 
   // The function's part, filled in while the slot's child waits for `go`.
-  void PrepareFunctionPart(const WorkerSpec& spec, ChildPlan* plan) const {
+  void PrepareFunctionPart(const WorkerSpec& spec, int runtime_api_port, ChildPlan* plan) const {
     plan->argv_storage = spec.argv;
     plan->env_storage = spec.environment;
     plan->env_storage.push_back("AWS_LAMBDA_RUNTIME_API=127.0.0.1:" +
-                                std::to_string(kRuntimeApiPort));
+                                std::to_string(runtime_api_port));
     plan->argv.clear();
     plan->envp.clear();
     for (auto& arg : plan->argv_storage) plan->argv.push_back(arg.data());

@@ -162,6 +162,34 @@ TEST_F(NamespaceSandboxTest, RemovesSlotCgroupsOfGoneServersOnly) {
   EXPECT_TRUE((*kept)->Destroy().ok());
 }
 
+// Without a network of its own the worker sees only loopback, and the Runtime API at :9001;
+// with the host's network it sees the host's interfaces and a Runtime API on a free port.
+TEST_F(NamespaceSandboxTest, HostNetworkIsOptIn) {
+  for (bool host : {false, true}) {
+    SandboxOptions options;
+    options.host_network = host;
+    options.ready_slots = 1;
+    auto sandbox = MakeSandbox("namespace", options);
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
+    auto worker = (*sandbox)->Start(
+        Spec({"/usr/bin/sh", "-c", "tail -n +3 /proc/net/dev | wc -l; echo $AWS_LAMBDA_RUNTIME_API"}));
+    ASSERT_TRUE(worker.ok()) << worker.status().ToString();
+    std::string output = ReadAll(**worker);
+    auto newline = output.find('\n');
+    ASSERT_NE(newline, std::string::npos) << output;
+    int interfaces = std::stoi(output.substr(0, newline));
+    std::string api = output.substr(newline + 1);
+    if (!host) {
+      EXPECT_EQ(interfaces, 1) << output;  // lo
+      EXPECT_EQ(api, "127.0.0.1:9001\n");
+    } else {
+      EXPECT_GE(interfaces, 2) << output;  // lo and the host's others
+      EXPECT_TRUE(api.starts_with("127.0.0.1:")) << api;
+      EXPECT_NE(api, "127.0.0.1:9001\n");
+    }
+  }
+}
+
 TEST_F(NamespaceSandboxTest, ImageRootfsIsTheRootAndIsNeverWritten) {
   if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "needs busybox-static (a static /bin/busybox)";
   std::string rootfs = code_ + "/rootfs";

@@ -22,6 +22,7 @@ struct LambdaOptions {
   std::string sandbox = "auto";  // "auto", "namespace" or "process"
   int sandbox_uid = 993;        // the unprivileged user handlers run as (namespace backend)
   int sandbox_gid = 990;
+  bool sandbox_host_network = false;  // namespace backend: share the host's network (opt-in)
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
   size_t max_environments = 64;

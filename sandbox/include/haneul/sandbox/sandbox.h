@@ -97,6 +97,11 @@ struct SandboxOptions {
   size_t ready_slots = 2;
   // An empty host folder on which each worker mounts its root inside its own mount namespace.
   std::string root_mountpoint = "/run/haneul-sandbox/root";
+  // false (Lambda's default here): each worker has a network namespace of its own with only
+  // loopback, so no outbound network. true: workers share the host's network (internet and host
+  // ports reachable, DNS from the host's /etc/resolv.conf); the Runtime API then listens on a free
+  // host loopback port, and environments can reach each other's.
+  bool host_network = false;
   // The same for image functions: each worker mounts an overlay of the image there.
   std::string image_mountpoint = "/run/haneul-sandbox/image";
 };
