@@ -36,6 +36,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -156,6 +157,7 @@ struct ChildPlan {
   bool host_network = false;  // no network namespace: skip loopback, any free port
   int error_write = -1;
   int go_read = -1;  // one byte from the parent: the function's part of the plan is filled in
+  int go_write = -1;  // the parent's end, which the child closes at once
   int socket_write = -1;
   int out_write = -1;
   int err_write = -1;
@@ -228,6 +230,11 @@ void MountDev(const ChildPlan& plan) {
 
 int ChildMain(void* argument) {
   const ChildPlan& plan = *static_cast<const ChildPlan*>(argument);
+  // A waiting slot ends with the server's thread that made it (again after the privilege drop
+  // below, which clears this). Its own copy of `go`'s write end goes: the parent's close must
+  // read as end-of-file here.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(plan, kJoinCgroup);
+  close(plan.go_write);
   // Into the cgroup first, so nothing below runs unlimited ("0": the writing process).
   for (const auto& procs : plan.cgroup_procs) {
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -356,6 +363,10 @@ int ChildMain(void* argument) {
     errno = error;
     Fail(plan, kPrivileges);
   }
+  // The worker dies with the server's thread that made it (the refill or loop thread, which live
+  // as long as the sandbox), so a SIGKILLed server leaves no workers running. After the
+  // privilege drop: a change of credentials clears the setting.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(plan, kPrivileges);
   if (int error = LoadSeccompProgram(*plan.seccomp)) {
     errno = error;
     Fail(plan, kSeccomp);
@@ -677,6 +688,7 @@ class NamespaceSandbox : public Sandbox {
     plan.err_write = err[1];
     plan.error_write = report[1];
     plan.go_read = go[0];
+    plan.go_write = go[1];
     plan.socket_write = channel[1];
     auto close_child_ends = [&] { CloseAll({out[1], err[1], report[1], go[0], channel[1]}); };
 
