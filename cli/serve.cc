@@ -16,11 +16,13 @@
 
 #include "client_commands.h"
 #include "commands.h"
+#include "haneul/common/auth_gate.h"
 #include "haneul/common/http_client.h"
 #include "haneul/common/http.h"
 #include "haneul/common/ids.h"
 #include "haneul/common/kv_store.h"
 #include "haneul/common/log.h"
+#include "haneul/common/sigv4.h"
 #include "haneul/invoker/lambda_service.h"
 #include "haneul/invoker/logs_service.h"
 
@@ -46,6 +48,7 @@ struct ServeFlags {
   int sandbox_uid = 993;
   int sandbox_gid = 990;
   bool sandbox_host_network = false;
+  std::vector<std::string> credentials;  // ACCESS_KEY:SECRET pairs; requests must be signed
 };
 
 bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
@@ -86,6 +89,9 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
       flags->sandbox_uid = std::atoi(text.substr(0, colon).c_str());
       flags->sandbox_gid = std::atoi(text.substr(colon + 1).c_str());
       if (flags->sandbox_uid <= 0 || flags->sandbox_gid <= 0) return false;
+    } else if (arg == "--credentials") {
+      if (!value(&text)) return false;
+      flags->credentials.push_back(text);
     } else if (arg == "--sandbox-network") {
       // none (default): a network namespace with only loopback; host: the host's network.
       if (!value(&text) || (text != "none" && text != "host")) return false;
@@ -103,8 +109,10 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
   return true;
 }
 
-// Deploys examples/hello-python as `hello` through the public API, as a user would.
-void DeployExample(const std::string& endpoint, const std::string& runtimes_directory) {
+// Deploys examples/hello-python as `hello` through the public API, as a user would (signed with
+// the server's first credentials when it has some).
+void DeployExample(const std::string& endpoint, const std::string& runtimes_directory,
+                   std::optional<std::pair<std::string, std::string>> credentials) {
   std::string directory = runtimes_directory + "/../examples/hello-python";
   auto zip = ZipDirectory(directory);
   if (!zip.ok()) {
@@ -119,6 +127,11 @@ void DeployExample(const std::string& endpoint, const std::string& runtimes_dire
   HttpClient client;
   Headers headers;
   headers.Set("Content-Type", "application/json");
+  if (credentials) {
+    headers.Set("Host", endpoint.substr(endpoint.find("//") + 2));
+    SignSigV4("POST", "/2015-03-31/functions", "", body, "lambda", "us-east-1",
+              credentials->first, credentials->second, NowUnixMillis() / 1000, &headers);
+  }
   auto response = client.Send("POST", endpoint + "/2015-03-31/functions", headers, body);
   if (!response.ok()) {
     std::fprintf(stderr, "haneul: example not deployed: %s\n",
@@ -140,10 +153,29 @@ int Serve(int argc, char** argv) {
                  "                    [--sandbox auto|namespace|process] [--max-environments N] "
                  "[--log-level info]\n"
                  "                    [--max-function-memory MB] [--sandbox-user 993:990]\n"
-                 "                    [--sandbox-network none|host]\n");
+                 "                    [--sandbox-network none|host] [--credentials KEY:SECRET]...\n");
     return 2;
   }
   InitLogging(flags.log_level);
+  // Credentials from the flags and from HANEUL_CREDENTIALS ("KEY:SECRET[,KEY:SECRET...]").
+  AuthGate auth;
+  if (const char* env = std::getenv("HANEUL_CREDENTIALS")) {
+    std::string list = env;
+    size_t start = 0;
+    while (start < list.size()) {
+      size_t comma = list.find(',', start);
+      flags.credentials.push_back(list.substr(start, comma == std::string::npos ? comma : comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  for (const std::string& pair : flags.credentials) {
+    Status added = auth.AddCredentials(pair);
+    if (!added.ok()) {
+      std::fprintf(stderr, "haneul serve: --credentials: %s\n", added.message().c_str());
+      return 2;
+    }
+  }
   if (flags.data.empty()) {
     const char* home = std::getenv("HOME");
     flags.data = std::string(home ? home : ".") + "/.haneul";
@@ -200,6 +232,14 @@ int Serve(int argc, char** argv) {
     return lambda_service.RequestTooLarge(request);
   };
   auto port = server.Listen(listen, [&](HttpRequest request, std::shared_ptr<Responder> responder) {
+    // With credentials configured, everything but the code-download links that GetFunction
+    // hands out (capability URLs, like Lambda's presigned S3 links) must be SigV4-signed.
+    if (auth.enabled() && !request.path.starts_with("/_haneul/code/")) {
+      if (auto refused = auth.Check(request, NowUnixMillis() / 1000)) {
+        responder->Respond(std::move(*refused));
+        return;
+      }
+    }
     if (logs_service.Handle(request, responder)) return;
     if (lambda_service.Handle(request, responder)) return;
     HttpResponse response = HttpResponse::Json(
@@ -213,15 +253,16 @@ int Serve(int argc, char** argv) {
     return 1;
   }
   std::string endpoint = "http://" + flags.host + ":" + std::to_string(*port);
-  std::fprintf(stderr, "haneul: listening on %s (data %s, sandbox %s)\n", endpoint.c_str(),
-               flags.data.c_str(), lambda_service.sandbox_name().c_str());
+  std::fprintf(stderr, "haneul: listening on %s (data %s, sandbox %s%s)\n", endpoint.c_str(),
+               flags.data.c_str(), lambda_service.sandbox_name().c_str(),
+               auth.enabled() ? ", requests must be signed" : "");
   std::fflush(stderr);
 
   std::thread example_thread;
   if (flags.example && !lambda_service.HasFunction("hello")) {
     // Through the HTTP API from another thread: the loop must be running to answer.
-    example_thread = std::thread([endpoint, runtimes = flags.runtimes] {
-      DeployExample(endpoint, runtimes);
+    example_thread = std::thread([endpoint, runtimes = flags.runtimes, first = auth.first()] {
+      DeployExample(endpoint, runtimes, first);
       std::fprintf(stderr,
                    "haneul: example function `hello` ready; try:\n"
                    "  aws lambda invoke --endpoint-url %s --function-name hello "
