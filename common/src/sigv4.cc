@@ -274,7 +274,7 @@ bool Parse(const HttpRequest& request, Parsed* parsed, std::string* error) {
   parsed->amz_date = *date;
   parsed->signed_headers = SplitSemicolons(*signed_headers);
   parsed->signature = *signature;
-  parsed->expires = expires ? std::atoll(expires->c_str()) : 0;
+  parsed->expires = expires ? std::strtoll(expires->c_str(), nullptr, 10) : 0;
   return true;
 }
 
