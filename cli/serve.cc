@@ -23,6 +23,7 @@
 #include "haneul/common/kv_store.h"
 #include "haneul/common/log.h"
 #include "haneul/common/sigv4.h"
+#include "haneul/console/console_service.h"
 #include "haneul/invoker/lambda_service.h"
 #include "haneul/invoker/logs_service.h"
 
@@ -222,6 +223,7 @@ int Serve(int argc, char** argv) {
   }
   invoker::LogsService logs_service(logs);
 
+  console::ConsoleService console;
   HttpServer server(loop);
   HttpListenOptions listen;
   listen.host = flags.host;
@@ -234,6 +236,8 @@ int Serve(int argc, char** argv) {
   auto port = server.Listen(listen, [&](HttpRequest request, std::shared_ptr<Responder> responder) {
     // With credentials configured, everything but the code-download links that GetFunction
     // hands out (capability URLs, like Lambda's presigned S3 links) must be SigV4-signed.
+    // The console's pages are public static files; the APIs they call are checked like any.
+    if (console.Handle(request, responder)) return;
     if (auth.enabled() && !request.path.starts_with("/_haneul/code/")) {
       if (auto refused = auth.Check(request, NowUnixMillis() / 1000)) {
         responder->Respond(std::move(*refused));

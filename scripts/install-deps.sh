@@ -8,7 +8,7 @@ debs=(build-essential cmake ninja-build pkg-config
       libboost-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
       libseccomp-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
       libzip-dev zlib1g-dev
-      awscli python3-boto3 python3-pytest python3 zip unzip wrk curl busybox-static)
+      awscli python3-boto3 python3-pytest python3 zip unzip wrk curl busybox-static chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
