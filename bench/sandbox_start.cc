@@ -45,6 +45,7 @@ Figures Measure(haneul::sandbox::Sandbox& sandbox, const std::string& code, cons
     spec.scratch_directory = scratch + "/" + std::to_string(i);
     spec.name = "bench-" + std::to_string(getpid()) + "-" + std::to_string(i);
     spec.memory_limit_bytes = 128 << 20;
+    spec.memory_mb = 1769;  // one full vCPU: measure the start, not CPU shares under load
     spec.ephemeral_storage_bytes = 64 << 20;
     std::filesystem::create_directories(spec.scratch_directory);
     auto start = Clock::now();
