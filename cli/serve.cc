@@ -16,11 +16,14 @@
 
 #include "client_commands.h"
 #include "commands.h"
+#include "haneul/common/auth_gate.h"
 #include "haneul/common/http_client.h"
 #include "haneul/common/http.h"
 #include "haneul/common/ids.h"
 #include "haneul/common/kv_store.h"
 #include "haneul/common/log.h"
+#include "haneul/common/sigv4.h"
+#include "haneul/console/console_service.h"
 #include "haneul/invoker/lambda_service.h"
 #include "haneul/invoker/logs_service.h"
 #include "haneul/table/table_service.h"
@@ -53,6 +56,8 @@ struct ServeFlags {
   int freeze_after_ms = 100;
   int sandbox_uid = 993;
   int sandbox_gid = 990;
+  bool sandbox_host_network = false;
+  std::vector<std::string> credentials;  // ACCESS_KEY:SECRET pairs; requests must be signed
 };
 
 bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
@@ -93,6 +98,13 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
       flags->sandbox_uid = std::atoi(text.substr(0, colon).c_str());
       flags->sandbox_gid = std::atoi(text.substr(colon + 1).c_str());
       if (flags->sandbox_uid <= 0 || flags->sandbox_gid <= 0) return false;
+    } else if (arg == "--credentials") {
+      if (!value(&text)) return false;
+      flags->credentials.push_back(text);
+    } else if (arg == "--sandbox-network") {
+      // none (default): a network namespace with only loopback; host: the host's network.
+      if (!value(&text) || (text != "none" && text != "host")) return false;
+      flags->sandbox_host_network = text == "host";
     } else if (arg == "--max-function-memory") {
       if (!value(&text)) return false;
       flags->max_function_memory_mb = std::atoi(text.c_str());
@@ -129,8 +141,10 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
   return true;
 }
 
-// Deploys examples/hello-python as `hello` through the public API, as a user would.
-void DeployExample(const std::string& endpoint, const std::string& runtimes_directory) {
+// Deploys examples/hello-python as `hello` through the public API, as a user would (signed with
+// the server's first credentials when it has some).
+void DeployExample(const std::string& endpoint, const std::string& runtimes_directory,
+                   std::optional<std::pair<std::string, std::string>> credentials) {
   std::string directory = runtimes_directory + "/../examples/hello-python";
   auto zip = ZipDirectory(directory);
   if (!zip.ok()) {
@@ -145,6 +159,11 @@ void DeployExample(const std::string& endpoint, const std::string& runtimes_dire
   HttpClient client;
   Headers headers;
   headers.Set("Content-Type", "application/json");
+  if (credentials) {
+    headers.Set("Host", endpoint.substr(endpoint.find("//") + 2));
+    SignSigV4("POST", "/2015-03-31/functions", "", body, "lambda", "us-east-1",
+              credentials->first, credentials->second, NowUnixMillis() / 1000, &headers);
+  }
   auto response = client.Send("POST", endpoint + "/2015-03-31/functions", headers, body);
   if (!response.ok()) {
     std::fprintf(stderr, "haneul: example not deployed: %s\n",
@@ -168,10 +187,30 @@ int Serve(int argc, char** argv) {
                  "                    [--max-function-memory MB] [--sandbox-user 993:990]\n"
                  "                    [--account-concurrency 1000] [--keep-alive-seconds 600]\n"
                  "                    [--memory-budget-mb MB] [--async-retry-delay-ms 60000] [--prewarm]\n"
-                 "                    [--freeze-after-ms 100]\n");
+                 "                    [--freeze-after-ms 100]\n"
+                 "                    [--sandbox-network none|host] [--credentials KEY:SECRET]...\n");
     return 2;
   }
   InitLogging(flags.log_level);
+  // Credentials from the flags and from HANEUL_CREDENTIALS ("KEY:SECRET[,KEY:SECRET...]").
+  AuthGate auth;
+  if (const char* env = std::getenv("HANEUL_CREDENTIALS")) {
+    std::string list = env;
+    size_t start = 0;
+    while (start < list.size()) {
+      size_t comma = list.find(',', start);
+      flags.credentials.push_back(list.substr(start, comma == std::string::npos ? comma : comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  for (const std::string& pair : flags.credentials) {
+    Status added = auth.AddCredentials(pair);
+    if (!added.ok()) {
+      std::fprintf(stderr, "haneul serve: --credentials: %s\n", added.message().c_str());
+      return 2;
+    }
+  }
   if (flags.data.empty()) {
     const char* home = std::getenv("HOME");
     flags.data = std::string(home ? home : ".") + "/.haneul";
@@ -233,6 +272,11 @@ int Serve(int argc, char** argv) {
   options.freeze_after_ms = flags.freeze_after_ms;
   options.sandbox_uid = flags.sandbox_uid;
   options.sandbox_gid = flags.sandbox_gid;
+  options.sandbox_host_network = flags.sandbox_host_network;
+  if (auto first = auth.first()) {
+    options.function_access_key = first->first;
+    options.function_secret_key = first->second;
+  }
   auto lambda = invoker::LambdaService::Create(loop, **store, logs, options);
   if (!lambda.ok()) {
     std::fprintf(stderr, "haneul: %s\n", lambda.status().message().c_str());
@@ -248,6 +292,7 @@ int Serve(int argc, char** argv) {
     return (*lambda)->HasFunction(name.substr(0, name.find(':')));
   });
 
+  console::ConsoleService console;
   HttpServer server(loop);
   HttpListenOptions listen;
   listen.host = flags.host;
@@ -261,6 +306,18 @@ int Serve(int argc, char** argv) {
     return lambda_service.RequestTooLarge(request);
   };
   auto port = server.Listen(listen, [&](HttpRequest request, std::shared_ptr<Responder> responder) {
+    // The console's pages are public static files; the APIs they call are checked like any.
+    if (console.Handle(request, responder)) return;
+    // With credentials configured, everything but the code-download links that GetFunction
+    // hands out (capability URLs, like Lambda's presigned S3 links) and Prometheus' /metrics must
+    // be SigV4-signed.
+    if (auth.enabled() && !request.path.starts_with("/_haneul/code/") &&
+        !(request.method == "GET" && request.path == "/metrics")) {
+      if (auto refused = auth.Check(request, NowUnixMillis() / 1000)) {
+        responder->Respond(std::move(*refused));
+        return;
+      }
+    }
     if ((*table_service)->Handle(request, responder)) return;
     if (logs_service.Handle(request, responder)) return;
     if (lambda_service.Handle(request, responder)) return;
@@ -277,15 +334,16 @@ int Serve(int argc, char** argv) {
     return 1;
   }
   std::string endpoint = "http://" + flags.host + ":" + std::to_string(*port);
-  std::fprintf(stderr, "haneul: listening on %s (data %s, sandbox %s)\n", endpoint.c_str(),
-               flags.data.c_str(), lambda_service.sandbox_name().c_str());
+  std::fprintf(stderr, "haneul: listening on %s (data %s, sandbox %s%s)\n", endpoint.c_str(),
+               flags.data.c_str(), lambda_service.sandbox_name().c_str(),
+               auth.enabled() ? ", requests must be signed" : "");
   std::fflush(stderr);
 
   std::thread example_thread;
   if (flags.example && !lambda_service.HasFunction("hello")) {
     // Through the HTTP API from another thread: the loop must be running to answer.
-    example_thread = std::thread([endpoint, runtimes = flags.runtimes] {
-      DeployExample(endpoint, runtimes);
+    example_thread = std::thread([endpoint, runtimes = flags.runtimes, first = auth.first()] {
+      DeployExample(endpoint, runtimes, first);
       std::fprintf(stderr,
                    "haneul: example function `hello` ready; try:\n"
                    "  aws lambda invoke --endpoint-url %s --function-name hello "

@@ -157,6 +157,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto message = parser_->release();
     keep_alive_ = message.keep_alive();
+    head_request_ = message.method() == http::verb::head;
     HttpRequest request = ToRequest(message, std::move(message.body()));
     // No deadline while the handler works: long polls and long invocations are normal.
     stream_.expires_never();
@@ -185,10 +186,15 @@ class Session : public std::enable_shared_from_this<Session> {
     auto message = std::make_shared<http::response<http::string_body>>();
     message->version(11);
     message->result(static_cast<unsigned>(response.status));
+    bool response_has_length = response.headers.Has("Content-Length");
     for (const auto& [name, value] : response.headers.all()) message->insert(name, value);
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive);
-    message->prepare_payload();
+    // A HEAD answer has no body but says how long the GET's would be (S3's HeadObject): keep the
+    // handler's Content-Length there.
+    if (!(head_request_ && message->body().empty() && response_has_length)) {
+      message->prepare_payload();
+    }
     stream_.expires_after(std::chrono::minutes(5));
     http::async_write(stream_, *message,
                       [self = shared_from_this(), message, keep_alive](beast::error_code ec,
@@ -212,6 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Registry> registry_;
   std::string remote_;
   bool keep_alive_ = true;
+  bool head_request_ = false;  // the request being answered is a HEAD
   uint64_t generation_ = 0;
 };
 

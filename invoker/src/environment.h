@@ -30,6 +30,10 @@ struct EnvironmentContext {
   std::string python;        // interpreter for python3.x functions
   std::string node;          // interpreter for nodejs functions
   std::string scratch_root;  // per-environment writable folders are made here
+  // What functions get as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the server's credentials
+  // when it requires signed requests, so a handler's SDK can call the bundled services).
+  std::string access_key = "haneul";
+  std::string secret_key = "haneul";
   std::chrono::milliseconds init_timeout{10000};
 };
 

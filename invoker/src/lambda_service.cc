@@ -1736,6 +1736,7 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
   sandbox::SandboxOptions sandbox_options;
   sandbox_options.uid = static_cast<uid_t>(impl->options.sandbox_uid);
   sandbox_options.gid = static_cast<gid_t>(impl->options.sandbox_gid);
+  sandbox_options.host_network = impl->options.sandbox_host_network;
   auto sandbox =
       sandbox::MakeSandbox(backend == "auto" ? "namespace" : backend, sandbox_options);
   if (!sandbox.ok() && backend == "auto") {
@@ -1765,6 +1766,10 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
   context.python = impl->options.python;
   context.node = impl->options.node;
   context.scratch_root = impl->options.data_directory + "/scratch";
+  if (!impl->options.function_access_key.empty()) {
+    context.access_key = impl->options.function_access_key;
+    context.secret_key = impl->options.function_secret_key;
+  }
   context.init_timeout = std::chrono::milliseconds(impl->options.init_timeout_ms);
   std::error_code ec;
   std::filesystem::remove_all(context.scratch_root, ec);  // left by a previous run

@@ -2,11 +2,13 @@
 //   logs/g/<group>                          → creation time
 //   logs/s/<group>\x01<stream>             → creation time
 //   logs/e/<group>\x01<ts:13 digits><seq:16 hex> → <stream>\0<ingestion ms>\0<message>
+//   logs/r/<group>                          → retention in days (absent: never expire)
 // Log writes are not fsynced: a log line is not an acknowledged write.
 #include "haneul/invoker/log_store.h"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "haneul/common/ids.h"
@@ -28,7 +30,18 @@ constexpr size_t kMaxPendingBytes = 4 << 20;
 
 LogStore::LogStore(KvStore& store, EventLoop* loop)
     : store_(store), sequence_(static_cast<uint64_t>(NowUnixMillis()) << 20) {
-  if (loop) flush_timer_ = std::make_unique<Timer>(*loop);
+  if (loop) {
+    flush_timer_ = std::make_unique<Timer>(*loop);
+    expiry_timer_ = std::make_unique<Timer>(*loop);
+    ScheduleExpiry();
+  }
+}
+
+void LogStore::ScheduleExpiry() {
+  expiry_timer_->Start(std::chrono::hours(1), [this] {
+    ExpireAll(NowUnixMillis());
+    ScheduleExpiry();
+  });
 }
 
 LogStore::~LogStore() { Flush(); }
@@ -109,12 +122,17 @@ std::vector<LogStreamInfo> LogStore::Streams(const std::string& group) {
 std::vector<LogEvent> LogStore::Read(const std::string& group, const std::string& stream_filter,
                                      int64_t start_ms, int64_t end_ms,
                                      const std::string& after_token, size_t limit,
-                                     std::string* next_token) {
+                                     std::string* next_token,
+                                     const std::function<bool(std::string_view)>& keep) {
   Flush();
+  if (int days = RetentionDays(group); days > 0) {
+    start_ms = std::max(start_ms, NowUnixMillis() - int64_t{days} * 86400000);
+  }
   std::vector<LogEvent> events;
   next_token->clear();
   std::string prefix = "logs/e/" + group + "\x01";
-  std::string start = after_token.empty() ? prefix + TimeKey(start_ms) : prefix + after_token;
+  std::string start = prefix + TimeKey(start_ms);
+  if (!after_token.empty() && prefix + after_token > start) start = prefix + after_token;
   (void)store_.Scan(prefix, start, [&](std::string_view key, std::string_view value) {
     std::string suffix(key.substr(prefix.size()));
     if (!after_token.empty() && suffix == after_token) return true;  // resume after it
@@ -125,6 +143,7 @@ std::vector<LogEvent> LogStore::Read(const std::string& group, const std::string
     if (second == std::string_view::npos) return true;  // not a record of this format
     std::string_view stream = value.substr(0, first);
     if (!stream_filter.empty() && stream != stream_filter) return true;
+    if (keep && !keep(value.substr(second + 1))) return true;
     if (events.size() >= limit) {
       *next_token = events.back().event_id;
       return false;
@@ -139,6 +158,73 @@ std::vector<LogEvent> LogStore::Read(const std::string& group, const std::string
     return true;
   });
   return events;
+}
+
+int LogStore::RetentionDays(const std::string& group) {
+  auto cached = retention_days_.find(group);
+  if (cached != retention_days_.end()) return cached->second;
+  auto stored = store_.Get("logs/r/" + group);
+  int days = stored.ok() ? std::atoi(stored->c_str()) : 0;
+  retention_days_[group] = days;
+  return days;
+}
+
+void LogStore::SetRetention(const std::string& group, int days) {
+  Status status = days > 0 ? store_.Put("logs/r/" + group, std::to_string(days), true)
+                           : store_.Delete("logs/r/" + group, true);
+  if (!status.ok()) spdlog::error("log retention of {} not saved: {}", group, status.message());
+  retention_days_[group] = days;
+  if (days > 0) Expire(group, NowUnixMillis() - int64_t{days} * 86400000);
+}
+
+void LogStore::ExpireAll(int64_t now_ms) {
+  for (const std::string& group : Groups("")) {
+    if (int days = RetentionDays(group); days > 0) Expire(group, now_ms - int64_t{days} * 86400000);
+  }
+}
+
+void LogStore::Expire(const std::string& group, int64_t cutoff_ms) {
+  Flush();
+  std::string prefix = "logs/e/" + group + "\x01";
+  std::vector<std::string> old;
+  (void)store_.Scan(prefix, prefix, [&](std::string_view key, std::string_view) {
+    if (std::atoll(std::string(key.substr(prefix.size(), 13)).c_str()) >= cutoff_ms) return false;
+    old.emplace_back(key);
+    return true;
+  });
+  for (const std::string& key : old) (void)store_.Delete(key, false);
+  if (!old.empty()) spdlog::info("logs: {} events of {} past retention deleted", old.size(), group);
+}
+
+bool LogStore::CreateGroup(const std::string& group) {
+  if (GroupExists(group)) return false;
+  (void)store_.Put("logs/g/" + group, std::to_string(NowUnixMillis()), true);
+  known_groups_.insert(group);
+  return true;
+}
+
+void LogStore::DeleteGroup(const std::string& group) {
+  Flush();
+  std::vector<std::string> keys;
+  for (std::string prefix : {"logs/e/" + group + "\x01", "logs/s/" + group + "\x01"}) {
+    (void)store_.Scan(prefix, prefix, [&](std::string_view key, std::string_view) {
+      keys.emplace_back(key);
+      return true;
+    });
+  }
+  for (const std::string& key : keys) {
+    (void)store_.Delete(key, false);
+    known_streams_.erase(key);
+  }
+  (void)store_.Delete("logs/r/" + group, false);
+  (void)store_.Delete("logs/g/" + group, true);
+  known_groups_.erase(group);
+  retention_days_.erase(group);
+}
+
+int64_t LogStore::CreationTime(const std::string& group) {
+  auto stored = store_.Get("logs/g/" + group);
+  return stored.ok() ? std::atoll(stored->c_str()) : 0;
 }
 
 }  // namespace haneul::invoker

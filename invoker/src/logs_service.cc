@@ -1,8 +1,11 @@
-// LogsService: CloudWatch Logs operations on the LogStore.
+// LogsService: CloudWatch Logs operations on the LogStore. Validation messages follow the service's
+// "1 validation error detected: ..." form; filter patterns are parsed by FilterPattern.
 #include "haneul/invoker/logs_service.h"
 
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "filter_pattern.h"
 #include "haneul/common/ids.h"
 
 namespace haneul::invoker {
@@ -33,6 +36,17 @@ nlohmann::json EventJson(const LogEvent& event, bool with_stream) {
   return out;
 }
 
+// CloudWatch Logs' retention values (the Days shape).
+bool ValidRetention(int64_t days) {
+  static constexpr int64_t kDays[] = {1,   3,   5,   7,    14,   30,   60,   90,   120,  150,
+                                      180, 365, 400, 545,  731,  1096, 1827, 2192, 2557, 2922,
+                                      3288, 3653};
+  for (int64_t allowed : kDays) {
+    if (days == allowed) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool LogsService::Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder) {
@@ -59,12 +73,36 @@ bool LogsService::Handle(HttpRequest& request, const std::shared_ptr<Responder>&
 
   if (operation == "DescribeLogGroups") {
     nlohmann::json groups = nlohmann::json::array();
-    for (const auto& group : logs_.Groups(string_field("logGroupNamePrefix"))) {
-      groups.push_back({{"logGroupName", group},
-                        {"arn", "arn:aws:logs:us-east-1:000000000000:log-group:" + group + ":*"},
-                        {"storedBytes", 0}});
+    int64_t limit = int_field("limit", 50);
+    if (limit < 1 || limit > 50) {
+      responder->Respond(ErrorReply(400, "InvalidParameterException",
+                                    "1 validation error detected: Value '" + std::to_string(limit) +
+                                        "' at 'limit' failed to satisfy constraint: Member must "
+                                        "have value less than or equal to 50"));
+      return true;
     }
-    responder->Respond(JsonReply(200, {{"logGroups", groups}}));
+    std::string after = string_field("nextToken");
+    std::string next;
+    for (const auto& group : logs_.Groups(string_field("logGroupNamePrefix"))) {
+      if (!after.empty() && group <= after) continue;
+      if (static_cast<int64_t>(groups.size()) == limit) {
+        next = groups.back()["logGroupName"].get<std::string>();
+        break;
+      }
+      nlohmann::json entry = {
+          {"logGroupName", group},
+          {"creationTime", logs_.CreationTime(group)},
+          {"metricFilterCount", 0},
+          {"arn", "arn:aws:logs:us-east-1:000000000000:log-group:" + group + ":*"},
+          {"logGroupArn", "arn:aws:logs:us-east-1:000000000000:log-group:" + group},
+          {"logGroupClass", "STANDARD"},
+          {"storedBytes", 0}};
+      if (int days = logs_.RetentionDays(group); days > 0) entry["retentionInDays"] = days;
+      groups.push_back(std::move(entry));
+    }
+    nlohmann::json out = {{"logGroups", groups}};
+    if (!next.empty()) out["nextToken"] = next;
+    responder->Respond(JsonReply(200, out));
     return true;
   }
 
@@ -73,6 +111,48 @@ bool LogsService::Handle(HttpRequest& request, const std::shared_ptr<Responder>&
     responder->Respond(ErrorReply(400, "InvalidParameterException",
                                   "1 validation error detected: Value null at 'logGroupName' "
                                   "failed to satisfy constraint: Member must not be null"));
+    return true;
+  }
+  if (operation == "CreateLogGroup") {
+    if (!logs_.CreateGroup(group)) {
+      responder->Respond(ErrorReply(400, "ResourceAlreadyExistsException",
+                                    "The specified log group already exists"));
+    } else {
+      responder->Respond(JsonReply(200, nlohmann::json::object()));
+    }
+    return true;
+  }
+  if (operation == "DeleteLogGroup") {
+    if (!logs_.GroupExists(group)) {
+      missing_group();
+      return true;
+    }
+    logs_.DeleteGroup(group);
+    responder->Respond(JsonReply(200, nlohmann::json::object()));
+    return true;
+  }
+  if (operation == "PutRetentionPolicy" || operation == "DeleteRetentionPolicy") {
+    if (!logs_.GroupExists(group)) {
+      missing_group();
+      return true;
+    }
+    int64_t days = 0;
+    if (operation == "PutRetentionPolicy") {
+      auto it = body.find("retentionInDays");
+      days = it != body.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+      if (!ValidRetention(days)) {
+        std::string shown = it == body.end() ? "null" : it->dump();
+        responder->Respond(ErrorReply(
+            400, "InvalidParameterException",
+            "1 validation error detected: Value '" + shown +
+                "' at 'retentionInDays' failed to satisfy constraint: Member must satisfy enum "
+                "value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, "
+                "1827, 2192, 2557, 2922, 3288, 3653]"));
+        return true;
+      }
+    }
+    logs_.SetRetention(group, static_cast<int>(days));
+    responder->Respond(JsonReply(200, nlohmann::json::object()));
     return true;
   }
   if (operation == "DescribeLogStreams") {
@@ -103,40 +183,63 @@ bool LogsService::Handle(HttpRequest& request, const std::shared_ptr<Responder>&
                                     "not be null"));
       return true;
     }
+    // FilterLogEvents: the streams asked for (by names or by prefix), and the pattern.
+    std::set<std::string> streams;
+    std::string stream_prefix = string_field("logStreamNamePrefix");
     if (filter) {
       auto names = body.find("logStreamNames");
-      if (names != body.end() && names->is_array() && names->size() == 1 && (*names)[0].is_string()) {
-        stream = (*names)[0].get<std::string>();
+      if (names != body.end() && names->is_array()) {
+        for (const auto& name : *names) {
+          if (name.is_string()) streams.insert(name.get<std::string>());
+        }
+        if (!stream_prefix.empty() && !streams.empty()) {
+          responder->Respond(ErrorReply(400, "InvalidParameterException",
+                                        "logStreamNames and logStreamNamePrefix are mutually "
+                                        "exclusive"));
+          return true;
+        }
       }
+      if (streams.size() == 1) stream = *streams.begin();
+    }
+    auto pattern = FilterPattern::Parse(filter ? string_field("filterPattern") : "");
+    if (!pattern.ok()) {
+      responder->Respond(ErrorReply(400, "InvalidParameterException", pattern.status().message()));
+      return true;
     }
     std::string token = string_field("nextToken");
     if (!filter && (token.starts_with("f/") || token.starts_with("b/"))) token = token.substr(2);
     int64_t limit = int_field("limit", 10000);
     if (limit < 1 || limit > 10000) limit = 10000;
     std::string next;
-    auto events = logs_.Read(group, stream, int_field("startTime", 0), int_field("endTime", 0),
-                             token, static_cast<size_t>(limit), &next);
-    std::string pattern = string_field("filterPattern");
-    nlohmann::json out_events = nlohmann::json::array();
-    for (const auto& event : events) {
-      // Only plain-term filter patterns are supported: every term must appear.
-      if (filter && !pattern.empty()) {
-        bool all = true;
-        size_t start = 0;
-        while (start < pattern.size()) {
-          size_t space = pattern.find(' ', start);
-          std::string term = pattern.substr(start, space - start);
-          if (term.size() >= 2 && term.front() == '"' && term.back() == '"') {
-            term = term.substr(1, term.size() - 2);
+    // Streams are selected inside the scan only for one stream; several are filtered here (the
+    // pattern too), and such events do not count against the limit.
+    auto keep = [&](std::string_view message) { return pattern->Matches(message); };
+    std::vector<LogEvent> events;
+    if (filter && (streams.size() > 1 || !stream_prefix.empty())) {
+      std::string after = token;
+      while (true) {
+        std::string page_next;
+        auto page = logs_.Read(group, "", int_field("startTime", 0), int_field("endTime", 0),
+                               after, static_cast<size_t>(limit), &page_next, keep);
+        for (auto& event : page) {
+          bool wanted = streams.empty() ? event.stream.starts_with(stream_prefix)
+                                        : streams.count(event.stream) > 0;
+          if (!wanted) continue;
+          events.push_back(std::move(event));
+          if (events.size() == static_cast<size_t>(limit)) {
+            next = events.back().event_id;
+            break;
           }
-          if (!term.empty() && event.message.find(term) == std::string::npos) all = false;
-          if (space == std::string::npos) break;
-          start = space + 1;
         }
-        if (!all) continue;
+        if (!next.empty() || page_next.empty()) break;
+        after = page_next;
       }
-      out_events.push_back(EventJson(event, filter));
+    } else {
+      events = logs_.Read(group, stream, int_field("startTime", 0), int_field("endTime", 0), token,
+                          static_cast<size_t>(limit), &next, keep);
     }
+    nlohmann::json out_events = nlohmann::json::array();
+    for (const auto& event : events) out_events.push_back(EventJson(event, filter));
     nlohmann::json out = {{"events", out_events}};
     if (filter) {
       out["searchedLogStreams"] = nlohmann::json::array();

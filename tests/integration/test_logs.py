@@ -145,3 +145,85 @@ def test_logs_missing_group(logs_client):
         logs_client.filter_log_events(logGroupName="/aws/lambda/never-existed-xyz")
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert json.dumps(e.value.response["Error"])  # a proper error document
+
+
+PY_JSON_LOGGER = r'''
+import json
+def handler(event, context):
+    for i in range(event["n"]):
+        print(json.dumps({"level": "ERROR" if i % 3 == 0 else "INFO", "latency": i * 10,
+                          "path": f"/items/{i}"}))
+    print("plain text line 404 1534")
+    return {}
+'''
+
+
+def test_filter_patterns_json_terms_and_space_delimited(logs_client, lambda_client, functions):
+    name = functions.create({"app.py": PY_JSON_LOGGER})["FunctionName"]
+    inv = invoke(lambda_client, name, {"n": 9})
+    assert inv.function_error is None, str(inv)
+    group = f"/aws/lambda/{name}"
+
+    def messages(pattern):
+        resp = logs_client.filter_log_events(logGroupName=group, filterPattern=pattern)
+        return [e["message"].strip() for e in resp["events"]]
+
+    assert poll(lambda: len(messages('{ $.level = "ERROR" }')) == 3, timeout=10)
+    assert len(messages('{ $.level = "ERROR" && $.latency > 20 }')) == 2  # i = 3, 6
+    assert len(messages('{ $.level = "INFO" || $.latency = 0 }')) == 7
+    assert len(messages('{ $.path = "/items/1*" }')) == 1
+    assert len(messages('{ $.nothing NOT EXISTS && $.level = "INFO" }')) == 6
+    # Terms: START/END/REPORT lines carry RequestId; -term excludes.
+    assert len(messages(f'"{inv.request_id}" -REPORT -END')) == 1  # START only
+    assert len(messages("?REPORT ?END")) == 2
+    # Space-delimited: the plain line has 5 words.
+    assert messages("[w1, w2, w3, status = 404, bytes > 1000]") == ["plain text line 404 1534"]
+    assert messages("[..., status = 5*, bytes]") == []
+
+
+def test_bad_filter_pattern_is_invalid_parameter(logs_client, lambda_client, functions):
+    from botocore.exceptions import ClientError
+    import pytest
+    name = functions.create({"app.py": PY_LOGGER})["FunctionName"]
+    assert invoke(lambda_client, name, {"tag": "x"}).function_error is None
+    with pytest.raises(ClientError) as e:
+        logs_client.filter_log_events(logGroupName=f"/aws/lambda/{name}",
+                                      filterPattern='{ $.a = "unterminated }')
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_retention_policy_and_log_groups(aws, logs_client):
+    from botocore.exceptions import ClientError
+    import pytest
+    group = "/custom/retention-test"
+    logs_client.create_log_group(logGroupName=group)
+    with pytest.raises(ClientError) as e:
+        logs_client.create_log_group(logGroupName=group)
+    assert e.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    aws("logs", "put-retention-policy", "--log-group-name", group, "--retention-in-days", "7")
+    described = aws("logs", "describe-log-groups", "--log-group-name-prefix", group).json
+    assert described["logGroups"][0]["retentionInDays"] == 7
+    assert described["logGroups"][0]["creationTime"] > 1_600_000_000_000
+    with pytest.raises(ClientError) as e:
+        logs_client.put_retention_policy(logGroupName=group, retentionInDays=2)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "enum value set" in e.value.response["Error"]["Message"]
+    logs_client.delete_retention_policy(logGroupName=group)
+    described = logs_client.describe_log_groups(logGroupNamePrefix=group)
+    assert "retentionInDays" not in described["logGroups"][0]
+    logs_client.delete_log_group(logGroupName=group)
+    assert logs_client.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []
+    with pytest.raises(ClientError) as e:
+        logs_client.delete_log_group(logGroupName=group)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_aws_logs_tail(aws, lambda_client, functions):
+    """`aws logs tail` (awscli v2) reads a function's log through FilterLogEvents."""
+    name = functions.create({"app.py": PY_LOGGER})["FunctionName"]
+    inv = invoke(lambda_client, name, {"tag": "for-tail"})
+    assert inv.function_error is None
+    got = poll(lambda: "log line from handler: for-tail" in aws(
+        "logs", "tail", f"/aws/lambda/{name}", "--since", "10m", "--format", "short").stdout,
+        timeout=10, interval=0.3)
+    assert got

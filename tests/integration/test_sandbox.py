@@ -133,6 +133,64 @@ def test_escape_battery_is_refused(lambda_client, probe, server, tmp_path):
     assert int(r["capeff"], 16) == 0
 
 
+def test_host_network_is_opt_in(server_factory, namespace_only, tmp_path):
+    """--sandbox-network host: the function reaches host ports (here the server's own endpoint),
+    and its Runtime API is on a free host port instead of 9001."""
+    from lambda_helpers import make_lambda_client, make_zip, ROLE
+    srv = server_factory(data_dir=str(tmp_path / "hostnet"), args=["--sandbox-network", "host"])
+    client = make_lambda_client(srv.endpoint)
+    client.create_function(FunctionName="hostnet", Runtime="python3.11", Role=ROLE,
+                           Handler="app.handler", Code={"ZipFile": make_zip({"app.py": PROBE})})
+    inv = invoke(client, "hostnet", {"action": "escape", "host_file": "/nonexistent",
+                                     "host_port": srv.port})
+    assert inv.function_error is None, str(inv)
+    r = inv.payload
+    assert r["host_port"]["ok"] is True, r["host_port"]
+    assert r["own_runtime_api"] != "127.0.0.1:9001"
+    # Every other protection stays.
+    for attempt in ("shadow", "mount", "unshare", "ptrace", "setuid0", "write_task"):
+        assert r[attempt]["ok"] is False, f"{attempt} was allowed: {r[attempt]}"
+
+
+def _slot_tasks(server_pid):
+    """The tasks in the pids-cgroups of a server's environments (cgroup v1 or v2)."""
+    tasks = set()
+    for base in ("/sys/fs/cgroup/pids/haneul", "/sys/fs/cgroup/haneul"):
+        if not os.path.isdir(base):
+            continue
+        for name in os.listdir(base):
+            if name.startswith(f"slot-{server_pid}-"):
+                try:
+                    with open(os.path.join(base, name, "cgroup.procs")) as f:
+                        tasks.update(int(line) for line in f if line.strip())
+                except OSError:
+                    pass
+    return tasks
+
+
+def test_sigkilled_server_leaves_no_worker_running(server_factory, namespace_only, tmp_path):
+    """Workers die with the server even when it is SIGKILLed (no orderly stop)."""
+    from lambda_helpers import make_lambda_client, make_zip, ROLE
+    srv = server_factory(data_dir=str(tmp_path / "killed"))
+    client = make_lambda_client(srv.endpoint)
+    client.create_function(FunctionName="orphan", Runtime="python3.11", Role=ROLE,
+                           Handler="app.handler", Code={"ZipFile": make_zip({"app.py": PROBE})})
+    assert invoke(client, "orphan", {}).function_error is None
+    server_pid = srv.proc.pid
+    workers = _slot_tasks(server_pid)
+    assert workers, "the warm environment's worker (and the waiting slots) should be listed"
+    srv.proc.kill()
+    srv.proc.wait(10)
+    def running(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+    gone = poll(lambda: not any(running(pid) for pid in workers), timeout=10)
+    assert gone, f"workers still running after the server's SIGKILL: {sorted(workers)}"
+
+
 def test_memory_limit_ends_the_invocation_with_out_of_memory(lambda_client, probe):
     name = probe(MemorySize=128)
     inv = invoke(lambda_client, name, {"action": "allocate", "mb": 400})

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,7 +64,21 @@ class CgroupManager {
   virtual int version() const = 0;  // 1 or 2
   // Creates (or re-uses) the cgroup named `name` under haneul's subtree.
   virtual Result<std::unique_ptr<Cgroup>> Create(const std::string& name) = 0;
+  // The names of the cgroups under haneul's subtree (v1: in any controller's hierarchy), sorted.
+  // An absent subtree is an empty list.
+  virtual Result<std::vector<std::string>> List() = 0;
 };
+
+// The cgroup of the n-th environment slot of the server with process id `server`:
+// "slot-<server>-<n>". The server's pid in the name lets a later server find those of a crashed one.
+std::string SlotCgroupName(pid_t server, uint64_t n);
+// The slot cgroups among `names` whose server is gone: not `self`, and `alive(pid)` false.
+std::vector<std::string> StaleSlotCgroups(const std::vector<std::string>& names, pid_t self,
+                                          const std::function<bool(pid_t)>& alive);
+// Kills the tasks of and removes the slot cgroups of servers that are gone (a crash leaves them
+// behind). Those of servers still running, other servers on this host included, stay. Logs what
+// it cannot remove.
+void RemoveStaleSlotCgroups(CgroupManager& cgroups);
 
 // Probes `root` (normally /sys/fs/cgroup; tests pass a fake tree) and returns the v2 manager when
 // root is a cgroup2 mount with the memory and pids controllers available, else the v1 manager

@@ -52,6 +52,9 @@ Result<uint64_t> ReadUint(const std::string& path);
 Result<uint64_t> ReadKeyedValue(const std::string& path, std::string_view key);
 Result<std::vector<pid_t>> ReadPids(const std::string& path);
 
+// The names of the subdirectories of `directory` (none when it does not exist).
+Result<std::vector<std::string>> ListDirectories(const std::string& directory);
+
 // mkdir that accepts an existing directory. *created tells whether this call made it.
 Status MakeDirectory(const std::string& path, bool* created = nullptr);
 // rmdir that accepts a missing directory and retries EBUSY briefly (the last tasks of a cgroup

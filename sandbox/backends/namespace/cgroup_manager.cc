@@ -1,6 +1,7 @@
 // OpenCgroupManager (probing the host for cgroup v2, then v1) and the helpers that both
 // implementations share: control-file I/O and formats, bounded waits, the SIGKILL loop.
 // Thread-safety: free functions without shared state.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -12,6 +13,8 @@
 #include <charconv>
 #include <chrono>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "namespace/cgroup.h"
 #include "namespace/cgroup_internal.h"
@@ -174,6 +177,23 @@ Result<std::vector<pid_t>> ReadPids(const std::string& path) {
   return pids;
 }
 
+Result<std::vector<std::string>> ListDirectories(const std::string& directory) {
+  std::vector<std::string> names;
+  DIR* listing = opendir(directory.c_str());
+  if (listing == nullptr) {
+    if (errno == ENOENT) return names;
+    return Status::FromErrno("opendir " + directory);
+  }
+  while (dirent* entry = readdir(listing)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    if (IsDirectory(JoinPath(directory, name))) names.push_back(std::move(name));
+  }
+  closedir(listing);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 Status MakeDirectory(const std::string& path, bool* created) {
   if (created != nullptr) *created = false;
   if (mkdir(path.c_str(), 0755) == 0) {
@@ -296,6 +316,45 @@ Result<std::unique_ptr<CgroupManager>> OpenCgroupManager(const std::string& root
   }
   if (missing.empty()) return MakeCgroupV1Manager(root, subtree);
   return Status::Unavailable(v2_problem + "; and no cgroup v1 hierarchy at " + missing);
+}
+
+std::string SlotCgroupName(pid_t server, uint64_t n) {
+  return "slot-" + std::to_string(server) + "-" + std::to_string(n);
+}
+
+std::vector<std::string> StaleSlotCgroups(const std::vector<std::string>& names, pid_t self,
+                                          const std::function<bool(pid_t)>& alive) {
+  std::vector<std::string> stale;
+  for (const std::string& name : names) {
+    if (!name.starts_with("slot-")) continue;
+    std::string_view rest = std::string_view(name).substr(5);
+    pid_t server = 0;
+    auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), server);
+    if (error != std::errc() || server <= 0 || end == rest.data() + rest.size() || *end != '-') {
+      continue;
+    }
+    if (server == self || alive(server)) continue;
+    stale.push_back(name);
+  }
+  return stale;
+}
+
+void RemoveStaleSlotCgroups(CgroupManager& cgroups) {
+  auto names = cgroups.List();
+  if (!names.ok()) {
+    spdlog::warn("sandbox: listing cgroups: {}", names.status().message());
+    return;
+  }
+  auto alive = [](pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; };
+  for (const std::string& name : StaleSlotCgroups(*names, getpid(), alive)) {
+    auto cgroup = cgroups.Create(name);
+    if (!cgroup.ok()) continue;
+    (void)(*cgroup)->KillAll();
+    Status removed = (*cgroup)->Destroy();
+    if (!removed.ok()) {
+      spdlog::warn("sandbox: removing stale cgroup {}: {}", name, removed.message());
+    }
+  }
 }
 
 }  // namespace haneul::sandbox

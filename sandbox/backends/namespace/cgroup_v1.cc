@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cerrno>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -182,6 +183,20 @@ class CgroupV1Manager : public CgroupManager {
       directories[i] = std::move(directory);
     }
     return std::unique_ptr<Cgroup>(std::make_unique<CgroupV1>(std::move(directories)));
+  }
+
+  Result<std::vector<std::string>> List() override {
+    std::set<std::string> names;
+    for (size_t i = 0; i < kControllers.size(); ++i) {
+      std::string hierarchy = JoinPath(root_, kControllers[i]);
+      if (i == kCpu && !IsDirectory(hierarchy) && IsDirectory(hierarchy + ",cpuacct")) {
+        hierarchy += ",cpuacct";
+      }
+      auto listed = ListDirectories(JoinPath(hierarchy, subtree_));
+      if (!listed.ok()) return listed.status();
+      names.insert(listed->begin(), listed->end());
+    }
+    return std::vector<std::string>(names.begin(), names.end());
   }
 
  private:

@@ -193,6 +193,10 @@ class CgroupV2Manager : public CgroupManager {
     return std::unique_ptr<Cgroup>(std::make_unique<CgroupV2>(std::move(directory)));
   }
 
+  Result<std::vector<std::string>> List() override {
+    return ListDirectories(JoinPath(root_, subtree_));
+  }
+
  private:
   // Enables the wanted controllers that `root` offers from the root down to the subtree, so
   // that each cgroup of the subtree gets memory.*, pids.* and cpu.* files.

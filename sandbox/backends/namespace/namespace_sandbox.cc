@@ -1,18 +1,28 @@
 // The `namespace` backend; see namespace_sandbox.h for what a worker gets.
 //
-// Start sequence (parent = the server's loop thread, child = the cloned worker):
-//   parent: prepare every string, path, descriptor and the seccomp program the child needs,
-//           create the cgroup, then clone with CLONE_VM | CLONE_VFORK: the child runs in the
-//           server's memory (no page tables to copy: a plain clone of the server cost 10-30 ms
-//           against 2.5 ms for a small process) while the parent waits for its exec or exit.
-//           So the child must not allocate or touch shared state: it only makes syscalls on
-//           what was prepared, with a stack of its own.
-//   child:  joins its cgroup; loopback up and the Runtime API socket at 127.0.0.1:9001, sent to
-//           the parent over a socketpair (queued there); the root filesystem, pivot_root, /proc;
-//           stdio; drop privileges; seccomp; execve. A failure is written as {stage, errno} to
-//           a close-on-exec pipe, and the child exits.
-//   parent: takes the socket from the socketpair and reads the error pipe: empty means the
-//           program runs.
+// Pre-created slots. Most of a start is function-independent: new namespaces, joining a cgroup
+// (on cgroup v1 a join may wait ~10 ms for an RCU grace period), loopback, the Runtime API socket,
+// and the root filesystem's host parts. A refill thread keeps `ready_slots` children that have done
+// all of that and wait; Start() hands one the function's part and lets it exec.
+//
+// A slot (refill thread = parent, the cloned child = slot):
+//   parent: prepares every string, path, descriptor and the seccomp program, creates the slot's
+//           cgroup, then clones with CLONE_VM (no CLONE_VFORK): the child runs in the server's
+//           memory on a stack of its own (no page tables to copy: a plain clone of the server cost
+//           10-30 ms against 2.5 ms for a small process). So the child must not allocate or
+//           touch shared state: it only makes syscalls on what was prepared. (It also shares the
+//           refill thread's TLS, errno included: a failure's errno may be misreported if the
+//           refill thread fails a call at the same instant; nothing else is shared.)
+//   slot:   joins its cgroup; hostname; loopback up and the Runtime API socket at 127.0.0.1:9001,
+//           sent to the parent over a socketpair; root tmpfs with /usr, /etc bits and /dev; writes
+//           a {kReady, 0} record to its report pipe and blocks reading its `go` pipe.
+//   Start:  (loop thread) fills in the function's part of the slot's plan (program, environment,
+//           code and runtimes folders, /tmp size), applies the cgroup limits, writes `go`.
+//   slot:   binds /var/task and /var/runtime read-only, mounts /tmp, pivot_root, /proc, read-only
+//           root, stdio, drops privileges, seccomp, execve. A failure is written as {stage, errno}
+//           to the close-on-exec report pipe, and the child exits.
+//   Start:  reads the report pipe: end-of-file means the program runs.
+// With ready_slots 0 (or when every slot is taken), Start makes a slot itself, then uses it.
 #include "namespace/namespace_sandbox.h"
 
 #include <arpa/inet.h>
@@ -26,13 +36,19 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <spdlog/spdlog.h>
@@ -50,6 +66,7 @@ constexpr int kRuntimeApiPort = 9001;
 constexpr size_t kChildStackBytes = 1 << 20;
 
 enum Stage : int {
+  kReady = 0,  // not a failure: the slot is ready and waits for its function
   kJoinCgroup = 1,
   kHostname,
   kLoopback,
@@ -72,6 +89,8 @@ enum Stage : int {
   kPrivileges,
   kSeccomp,
   kExec,
+  kWaitGo,
+  kMountImage,
 };
 
 const char* StageName(int stage) {
@@ -81,8 +100,9 @@ const char* StageName(int stage) {
                                        "mount /var/runtime", "mount /etc", "mount /tmp",
                                        "mount /dev", "pivot_root", "mount /proc",
                                        "read-only root", "stdio", "chdir", "drop privileges",
-                                       "seccomp", "exec"};
-  return stage > 0 && stage <= kExec ? kNames[stage] : "?";
+                                       "seccomp", "exec", "wait for the function",
+                                       "mount the image"};
+  return stage > 0 && stage <= kMountImage ? kNames[stage] : "?";
 }
 
 struct ChildError {
@@ -118,7 +138,14 @@ struct ChildPlan {
   std::vector<std::string> directories;                         // to mkdir, in order
   std::vector<std::pair<std::string, std::string>> symlinks;    // target, link path
   std::vector<RootFile> files;                                  // absolute paths
-  std::vector<Bind> binds;                                      // read-only binds
+  std::vector<Bind> binds;                                      // read-only binds (host parts)
+  std::vector<Bind> function_binds;  // read-only binds of the function's folders, after `go`
+  // Image functions, after `go`: a tmpfs at image_base holding the overlay's upper and work
+  // folders, the overlay (lower: the image's rootfs) at root, then the image_directories.
+  std::string image_base;
+  std::string image_overlay_options;
+  std::vector<std::string> image_directories;  // made (if missing) in the overlay
+  std::string working_directory = "/var/task";
   std::vector<std::pair<std::string, std::string>> dev_nodes;   // host node, target file
   std::vector<std::pair<std::string, std::string>> dev_links;   // target, link path
   std::string hostname = "sandbox";
@@ -127,7 +154,10 @@ struct ChildPlan {
   int last_capability = 40;
   uid_t uid = 993;
   gid_t gid = 990;
+  bool host_network = false;  // no network namespace: skip loopback, any free port
   int error_write = -1;
+  int go_read = -1;  // one byte from the parent: the function's part of the plan is filled in
+  int go_write = -1;  // the parent's end, which the child closes at once
   int socket_write = -1;
   int out_write = -1;
   int err_write = -1;
@@ -182,8 +212,29 @@ bool BindReadOnly(const char* source, const char* target) {
                nullptr) == 0;
 }
 
+// A /dev with only null, zero, full, random and urandom (bound from the host's) and the fd links.
+void MountDev(const ChildPlan& plan) {
+  if (mount("tmpfs", plan.dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") != 0) {
+    Fail(plan, kMountDev);
+  }
+  for (const auto& [node, target] : plan.dev_nodes) {
+    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) Fail(plan, kMountDev);
+    close(fd);
+    if (mount(node.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) Fail(plan, kMountDev);
+  }
+  for (const auto& [target, link] : plan.dev_links) {
+    if (symlink(target.c_str(), link.c_str()) != 0) Fail(plan, kMountDev);
+  }
+}
+
 int ChildMain(void* argument) {
   const ChildPlan& plan = *static_cast<const ChildPlan*>(argument);
+  // A waiting slot ends with the server's thread that made it (again after the privilege drop
+  // below, which clears this). Its own copy of `go`'s write end goes: the parent's close must
+  // read as end-of-file here.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(plan, kJoinCgroup);
+  close(plan.go_write);
   // Into the cgroup first, so nothing below runs unlimited ("0": the writing process).
   for (const auto& procs : plan.cgroup_procs) {
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -192,21 +243,24 @@ int ChildMain(void* argument) {
   }
   if (sethostname(plan.hostname.c_str(), plan.hostname.size()) != 0) Fail(plan, kHostname);
 
-  // The new network namespace has only a loopback device, down: bring it up.
-  int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ifreq request{};
-  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-  if (control < 0 || ioctl(control, SIOCGIFFLAGS, &request) != 0) Fail(plan, kLoopback);
-  request.ifr_flags |= IFF_UP | IFF_RUNNING;
-  if (ioctl(control, SIOCSIFFLAGS, &request) != 0) Fail(plan, kLoopback);
-  close(control);
+  if (!plan.host_network) {
+    // The new network namespace has only a loopback device, down: bring it up.
+    int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq request{};
+    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    if (control < 0 || ioctl(control, SIOCGIFFLAGS, &request) != 0) Fail(plan, kLoopback);
+    request.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(control, SIOCSIFFLAGS, &request) != 0) Fail(plan, kLoopback);
+    close(control);
+  }
 
   // The Runtime API socket lives in this namespace; the invoker serves it, no proxy in between.
+  // On the host's network, a free port (9001 would clash between environments).
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   sockaddr_in address{};
   address.sin_family = AF_INET;
-  address.sin_port = htons(kRuntimeApiPort);
+  address.sin_port = htons(plan.host_network ? 0 : kRuntimeApiPort);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
       bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
@@ -240,21 +294,48 @@ int ChildMain(void* argument) {
   for (const auto& bind : plan.binds) {
     if (!BindReadOnly(bind.source.c_str(), bind.target.c_str())) Fail(plan, kMountUsr);
   }
+  MountDev(plan);
+
+  // Ready: everything above is the same for every function. Wait for this slot's function.
+  ChildError ready{kReady, 0};
+  if (write(plan.error_write, &ready, sizeof(ready)) != sizeof(ready)) _exit(127);
+  char go = 0;
+  ssize_t got = -1;
+  do {
+    got = read(plan.go_read, &go, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1) _exit(0);  // the slot was discarded (the parent closed `go`)
+  close(plan.go_read);
+
+  if (!plan.image_base.empty()) {
+    // The image's root: an overlay whose upper layer is this worker's own tmpfs, so the shared
+    // unpacked image is never written (and is read-only in the end like the rest of the root).
+    if (mount("tmpfs", plan.image_base.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0755") !=
+        0) {
+      Fail(plan, kMountImage);
+    }
+    for (size_t i = 0; i < 3; ++i) {
+      if (mkdir(plan.image_directories[i].c_str(), 0755) != 0) Fail(plan, kMountImage);
+    }
+    if (mount("overlay", plan.root.c_str(), "overlay", MS_NOSUID | MS_NODEV,
+              plan.image_overlay_options.c_str()) != 0) {
+      Fail(plan, kMountImage);
+    }
+    for (size_t i = 3; i < plan.image_directories.size(); ++i) {
+      if (mkdir(plan.image_directories[i].c_str(), 0755) != 0 && errno != EEXIST) {
+        Fail(plan, kMountImage);
+      }
+    }
+    MountDev(plan);
+  }
+  for (const auto& bind : plan.function_binds) {
+    if (!BindReadOnly(bind.source.c_str(), bind.target.c_str())) {
+      Fail(plan, bind.target.ends_with("/var/task") ? kMountCode : kMountRuntimes);
+    }
+  }
   if (mount("tmpfs", plan.tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, plan.tmp_options.c_str()) !=
       0) {
     Fail(plan, kMountTmp);
-  }
-  if (mount("tmpfs", plan.dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") != 0) {
-    Fail(plan, kMountDev);
-  }
-  for (const auto& [node, target] : plan.dev_nodes) {
-    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) Fail(plan, kMountDev);
-    close(fd);
-    if (mount(node.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) Fail(plan, kMountDev);
-  }
-  for (const auto& [target, link] : plan.dev_links) {
-    if (symlink(target.c_str(), link.c_str()) != 0) Fail(plan, kMountDev);
   }
 
   // pivot_root, not chroot: the old root is detached entirely, so no path leads back to it.
@@ -275,13 +356,17 @@ int ChildMain(void* argument) {
       dup2(plan.err_write, 2) < 0) {
     Fail(plan, kStdio);
   }
-  if (chdir("/var/task") != 0) Fail(plan, kChdir);
+  if (chdir(plan.working_directory.c_str()) != 0) Fail(plan, kChdir);
   // Nothing of the server's reaches the handler: every other descriptor closes at exec.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (int error = DropPrivilegesWithoutAllocating(plan.uid, plan.gid, plan.last_capability)) {
     errno = error;
     Fail(plan, kPrivileges);
   }
+  // The worker dies with the server's thread that made it (the refill or loop thread, which live
+  // as long as the sandbox), so a SIGKILLed server leaves no workers running. After the
+  // privilege drop: a change of credentials clears the setting.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(plan, kPrivileges);
   if (int error = LoadSeccompProgram(*plan.seccomp)) {
     errno = error;
     Fail(plan, kSeccomp);
@@ -384,6 +469,58 @@ void CloseAll(std::initializer_list<int> descriptors) {
   }
 }
 
+// The folders the worker mounts on or makes inside an image's root must be real folders (or
+// absent): before pivot_root, a symbolic link there would resolve against the host's root, and
+// the worker would make folders or mount on the host's paths.
+Status CheckImageMountPoints(const std::string& rootfs) {
+  for (const char* path : {"/tmp", "/dev", "/proc", "/var", "/var/task", "/var/runtime", "/opt",
+                           "/etc", "/.old"}) {
+    struct stat info {};
+    if (lstat((rootfs + path).c_str(), &info) != 0) continue;  // made in the overlay
+    if (!S_ISDIR(info.st_mode)) {
+      return Status::InvalidArgument(std::string("the image's ") + path +
+                                     " is not a folder (a symbolic link or a file); haneul mounts "
+                                     "or makes a folder there");
+    }
+  }
+  return Status::Ok();
+}
+
+// A child waiting in its namespaces and cgroup for a function (see the top of this file). The
+// child reads `plan` and runs on `stack`: both stay put until it has exec'd or died.
+struct Slot {
+  Slot() = default;
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  ~Slot() {
+    if (pid > 0) {
+      // Discarded while waiting (or failed): closing `go` ends it; SIGKILL in case it is stuck.
+      CloseAll({go_write});
+      go_write = -1;
+      kill(pid, SIGKILL);
+      int ignored = 0;
+      waitpid(pid, &ignored, 0);
+    }
+    if (stack != nullptr) munmap(stack, kChildStackBytes);
+    CloseAll({go_write, report_read, out_read, err_read, listen_fd});
+    if (cgroup) {
+      (void)cgroup->KillAll();
+      (void)cgroup->Destroy();
+    }
+  }
+
+  ChildPlan plan;
+  void* stack = nullptr;
+  pid_t pid = -1;
+  int go_write = -1;
+  int report_read = -1;
+  int out_read = -1;
+  int err_read = -1;
+  int listen_fd = -1;
+  int runtime_api_port = 0;
+  std::unique_ptr<Cgroup> cgroup;
+};
+
 class NamespaceSandbox : public Sandbox {
  public:
   NamespaceSandbox(const SandboxOptions& options, std::unique_ptr<CgroupManager> cgroups,
@@ -391,7 +528,20 @@ class NamespaceSandbox : public Sandbox {
       : options_(options),
         cgroups_(std::move(cgroups)),
         seccomp_(std::move(seccomp)),
-        last_capability_(LastCapability()) {}
+        last_capability_(LastCapability()) {
+    PrepareHostPart(&template_);
+    if (options_.ready_slots > 0) refill_ = std::thread([this] { Refill(); });
+  }
+
+  ~NamespaceSandbox() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (refill_.joinable()) refill_.join();
+    ready_.clear();  // kills and reaps the waiting children
+  }
 
   std::string name() const override { return "namespace"; }
   std::string task_root(const std::string&) const override { return "/var/task"; }
@@ -399,75 +549,42 @@ class NamespaceSandbox : public Sandbox {
 
   Result<std::unique_ptr<Worker>> Start(const WorkerSpec& spec) override {
     if (spec.argv.empty()) return Status::InvalidArgument("worker has no program");
-    ChildPlan plan;
-    Prepare(spec, &plan);
-
-    auto cgroup = cgroups_->Create("env-" + spec.name);
-    if (!cgroup.ok()) return cgroup.status();
+    if (!spec.rootfs.empty()) {
+      // overlayfs options are comma- and colon-separated: such a path cannot be said there.
+      if (spec.rootfs.front() != '/' ||
+          spec.rootfs.find_first_of(",:\\") != std::string::npos ||
+          !std::filesystem::is_directory(spec.rootfs)) {
+        return Status::InvalidArgument("image root filesystem " + spec.rootfs +
+                                       " is not an absolute folder path without , : or \\");
+      }
+      HANEUL_RETURN_IF_ERROR(CheckImageMountPoints(spec.rootfs));
+    }
+    std::unique_ptr<Slot> slot = TakeSlot();
+    if (!slot) {
+      auto made = MakeSlot();
+      if (!made.ok()) return made.status();
+      slot = std::move(*made);
+    }
+    Slot& ready = *slot;
+    PrepareFunctionPart(spec, ready.runtime_api_port, &ready.plan);
     CgroupLimits limits;
     limits.memory_bytes = spec.memory_limit_bytes;
     limits.memory_mb = spec.memory_mb;
     limits.pids = 1024;
-    HANEUL_RETURN_IF_ERROR((*cgroup)->Apply(limits));
+    HANEUL_RETURN_IF_ERROR(ready.cgroup->Apply(limits));
 
-    plan.cgroup_procs = (*cgroup)->ProcsFiles();
-    plan.seccomp = &seccomp_;
-    plan.last_capability = last_capability_;
-
-    int out[2], err[2], errors[2], channel[2];
-    if (pipe2(out, O_CLOEXEC) != 0) return Status::FromErrno("pipe");
-    if (pipe2(err, O_CLOEXEC) != 0) {
-      CloseAll({out[0], out[1]});
-      return Status::FromErrno("pipe");
+    // The child reads the plan only after this byte: the write orders the stores above before it.
+    char go = 'g';
+    if (write(ready.go_write, &go, 1) != 1) {
+      return Status::FromErrno("starting a sandbox slot");
     }
-    if (pipe2(errors, O_CLOEXEC) != 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
-      CloseAll({out[0], out[1], err[0], err[1]});
-      return Status::FromErrno("pipe");
-    }
-    plan.out_write = out[1];
-    plan.err_write = err[1];
-    plan.error_write = errors[1];
-    plan.socket_write = channel[1];
-
-    void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-      CloseAll({out[0], out[1], err[0], err[1], errors[0], errors[1], channel[0], channel[1]});
-      return Status::FromErrno("mmap child stack");
-    }
-    // New pid, mount, uts, ipc and network namespaces: the worker is init of its own pid
-    // namespace, with its own mounts, hostname, System V IPC and network stack. CLONE_VM |
-    // CLONE_VFORK: see the top of this file.
-    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-                CLONE_VM | CLONE_VFORK | SIGCHLD;
-    pid_t pid = clone(ChildMain, static_cast<char*>(stack) + kChildStackBytes, flags, &plan);
-    int clone_errno = errno;
-    // The child has exec'd or exited: its stack is free.
-    munmap(stack, kChildStackBytes);
-    CloseAll({out[1], err[1], errors[1], channel[1]});
-    if (pid < 0) {
-      CloseAll({out[0], err[0], errors[0], channel[0]});
-      (void)(*cgroup)->Destroy();
-      return Status::FromErrno("clone", clone_errno);
-    }
-    auto fail = [&](Status status) -> Result<std::unique_ptr<Worker>> {
-      kill(pid, SIGKILL);
-      int ignored = 0;
-      waitpid(pid, &ignored, 0);
-      CloseAll({out[0], err[0], errors[0], channel[0]});
-      (void)(*cgroup)->KillAll();
-      (void)(*cgroup)->Destroy();
-      return status;
-    };
-    // Everything the child wrote is queued already: nothing here blocks.
+    close(ready.go_write);
+    ready.go_write = -1;
     ChildError record{0, 0};
-    ssize_t got = read(errors[0], &record, sizeof(record));
-    close(errors[0]);
-    errors[0] = -1;
-    int listen_fd = got == 0 ? ReceiveDescriptor(channel[0]) : -1;
-    close(channel[0]);
-    channel[0] = -1;
+    ssize_t got = -1;
+    do {
+      got = read(ready.report_read, &record, sizeof(record));
+    } while (got < 0 && errno == EINTR);
     if (got != 0) {
       std::string what = std::string("sandbox start failed at ") + StageName(record.stage) +
                          " (" + spec.argv[0] + ")";
@@ -477,39 +594,165 @@ class NamespaceSandbox : public Sandbox {
         status = record.error == ENOENT ? Status::NotFound(status.message())
                                         : Status::InvalidArgument(status.message());
       }
-      return fail(status);
+      return status;  // ~Slot kills and reaps the child, and removes its cgroup
     }
-    if (listen_fd < 0) return fail(Status::Internal("no Runtime API socket from the worker"));
-    int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
-    fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK);
-    return std::unique_ptr<Worker>(
-        new NamespaceWorker(pid, out[0], err[0], exit_fd, listen_fd, std::move(*cgroup)));
+    // exec'd: the child runs on its own memory now; its old stack is free.
+    munmap(ready.stack, kChildStackBytes);
+    ready.stack = nullptr;
+    close(ready.report_read);
+    ready.report_read = -1;
+    int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, ready.pid, 0));
+    auto worker = std::unique_ptr<Worker>(new NamespaceWorker(
+        ready.pid, ready.out_read, ready.err_read, exit_fd, ready.listen_fd,
+        std::move(ready.cgroup)));
+    ready.pid = -1;
+    ready.out_read = ready.err_read = ready.listen_fd = -1;
+    return worker;
   }
 
  private:
-  void Prepare(const WorkerSpec& spec, ChildPlan* plan) const {
+  // Takes a ready slot, if any, and wakes the refill thread to make another.
+  std::unique_ptr<Slot> TakeSlot() {
+    std::unique_ptr<Slot> slot;
+    {
+      std::lock_guard lock(mutex_);
+      if (!ready_.empty()) {
+        slot = std::move(ready_.front());
+        ready_.pop_front();
+      }
+    }
+    wake_.notify_one();
+    return slot;
+  }
+
+  // The refill thread: keeps options_.ready_slots slots waiting. A failure is logged and retried
+  // after a pause (Start makes its own slot meanwhile and reports the error to its caller).
+  void Refill() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      if (ready_.size() >= options_.ready_slots) {
+        wake_.wait(lock);
+        continue;
+      }
+      lock.unlock();
+      auto made = MakeSlot();
+      lock.lock();
+      if (made.ok()) {
+        ready_.push_back(std::move(*made));
+      } else {
+        spdlog::warn("sandbox: pre-creating a slot failed: {}", made.status().message());
+        wake_.wait_for(lock, std::chrono::seconds(1));
+      }
+    }
+  }
+
+  // Clones a slot and waits until it is ready (or failed). Any thread; one at a time: a child
+  // cloned while another slot's pipes are open would inherit their write ends and hold back the
+  // end-of-file that tells Start the other one exec'd.
+  Result<std::unique_ptr<Slot>> MakeSlot() {
+    std::lock_guard making(make_mutex_);
+    auto slot = std::make_unique<Slot>();
+    uint64_t number = next_slot_.fetch_add(1);
+    auto cgroup = cgroups_->Create(SlotCgroupName(getpid(), number));
+    if (!cgroup.ok()) return cgroup.status();
+    slot->cgroup = std::move(*cgroup);
+    slot->plan = template_;
+    ChildPlan& plan = slot->plan;
+    plan.cgroup_procs = slot->cgroup->ProcsFiles();
+    plan.seccomp = &seccomp_;
+    plan.last_capability = last_capability_;
+
+    int out[2], err[2], report[2], go[2], channel[2];
+    if (pipe2(out, O_CLOEXEC) != 0) return Status::FromErrno("pipe");
+    if (pipe2(err, O_CLOEXEC) != 0) {
+      CloseAll({out[0], out[1]});
+      return Status::FromErrno("pipe");
+    }
+    if (pipe2(report, O_CLOEXEC) != 0) {
+      CloseAll({out[0], out[1], err[0], err[1]});
+      return Status::FromErrno("pipe");
+    }
+    if (pipe2(go, O_CLOEXEC) != 0) {
+      CloseAll({out[0], out[1], err[0], err[1], report[0], report[1]});
+      return Status::FromErrno("pipe");
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
+      CloseAll({out[0], out[1], err[0], err[1], report[0], report[1], go[0], go[1]});
+      return Status::FromErrno("socketpair");
+    }
+    slot->out_read = out[0];
+    slot->err_read = err[0];
+    slot->report_read = report[0];
+    slot->go_write = go[1];
+    plan.out_write = out[1];
+    plan.err_write = err[1];
+    plan.error_write = report[1];
+    plan.go_read = go[0];
+    plan.go_write = go[1];
+    plan.socket_write = channel[1];
+    auto close_child_ends = [&] { CloseAll({out[1], err[1], report[1], go[0], channel[1]}); };
+
+    slot->stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (slot->stack == MAP_FAILED) {
+      slot->stack = nullptr;
+      close_child_ends();
+      close(channel[0]);
+      return Status::FromErrno("mmap child stack");
+    }
+    // New pid, mount, uts, ipc and network namespaces: the worker is init of its own pid
+    // namespace, with its own mounts, hostname, System V IPC and network stack. CLONE_VM: see
+    // the top of this file.
+    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                (options_.host_network ? 0 : CLONE_NEWNET) | CLONE_VM | SIGCHLD;
+    pid_t pid = clone(ChildMain, static_cast<char*>(slot->stack) + kChildStackBytes, flags, &plan);
+    int clone_errno = errno;
+    close_child_ends();
+    if (pid < 0) {
+      close(channel[0]);
+      return Status::FromErrno("clone", clone_errno);
+    }
+    slot->pid = pid;
+    ChildError record{-1, 0};
+    ssize_t got = -1;
+    do {
+      got = read(slot->report_read, &record, sizeof(record));
+    } while (got < 0 && errno == EINTR);
+    if (got != sizeof(record) || record.stage != kReady) {
+      close(channel[0]);
+      if (got == sizeof(record)) {
+        return Status::FromErrno(std::string("sandbox slot failed at ") + StageName(record.stage),
+                                 record.error);
+      }
+      return Status::Internal("sandbox slot ended before it was ready");
+    }
+    slot->listen_fd = ReceiveDescriptor(channel[0]);
+    close(channel[0]);
+    if (slot->listen_fd < 0) return Status::Internal("no Runtime API socket from the worker");
+    sockaddr_in bound{};
+    socklen_t length = sizeof(bound);
+    if (getsockname(slot->listen_fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
+      return Status::FromErrno("getsockname of the Runtime API socket");
+    }
+    slot->runtime_api_port = ntohs(bound.sin_port);
+    fcntl(slot->out_read, F_SETFL, fcntl(slot->out_read, F_GETFL) | O_NONBLOCK);
+    fcntl(slot->err_read, F_SETFL, fcntl(slot->err_read, F_GETFL) | O_NONBLOCK);
+    return slot;
+  }
+
+  // The function-independent part of every slot's plan.
+  void PrepareHostPart(ChildPlan* plan) const {
     plan->uid = options_.uid;
     plan->gid = options_.gid;
-    plan->argv_storage = spec.argv;
-    plan->env_storage = spec.environment;
-    plan->env_storage.push_back("AWS_LAMBDA_RUNTIME_API=127.0.0.1:" +
-                                std::to_string(kRuntimeApiPort));
-    for (auto& arg : plan->argv_storage) plan->argv.push_back(arg.data());
-    plan->argv.push_back(nullptr);
-    for (auto& var : plan->env_storage) plan->envp.push_back(var.data());
-    plan->envp.push_back(nullptr);
-
-    const std::string root = spec.scratch_directory + "/root";
+    const std::string& root = options_.root_mountpoint;
     std::error_code ec;
     std::filesystem::create_directories(root, ec);
+    std::filesystem::create_directories(options_.image_mountpoint, ec);
     plan->root = root;
     plan->old_root = root + "/.old";
     plan->tmp = root + "/tmp";
     plan->dev = root + "/dev";
     plan->proc = root + "/proc";
-    uint64_t tmp_bytes = spec.ephemeral_storage_bytes ? spec.ephemeral_storage_bytes : 512 << 20;
-    plan->tmp_options = "size=" + std::to_string(tmp_bytes) + ",mode=1777";
     for (const char* directory : {"/usr", "/etc", "/var", "/var/task", "/var/runtime", "/opt",
                                   "/tmp", "/proc", "/dev", "/.old", "/etc/ssl",
                                   "/etc/alternatives", "/home"}) {
@@ -530,10 +773,12 @@ class NamespaceSandbox : public Sandbox {
     plan->files.push_back({root + "/etc/hosts", "127.0.0.1 localhost sandbox\n::1 localhost\n"});
     plan->files.push_back({root + "/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"});
     plan->files.push_back({root + "/etc/resolv.conf", ""});
+    plan->host_network = options_.host_network;
+    if (options_.host_network && std::filesystem::exists("/etc/resolv.conf")) {
+      plan->binds.push_back({"/etc/resolv.conf", root + "/etc/resolv.conf", false});
+    }
     plan->files.push_back({root + "/etc/ld.so.cache", ""});
     plan->binds.push_back({"/usr", root + "/usr", true});
-    plan->binds.push_back({spec.code_directory, root + "/var/task", true});
-    plan->binds.push_back({spec.runtimes_directory, root + "/var/runtime", true});
     plan->binds.push_back({"/etc/ld.so.cache", root + "/etc/ld.so.cache", false});
     plan->binds.push_back({"/etc/ssl", root + "/etc/ssl", true});
     plan->binds.push_back({"/etc/alternatives", root + "/etc/alternatives", true});
@@ -546,10 +791,67 @@ class NamespaceSandbox : public Sandbox {
                        {"/proc/self/fd/2", root + "/dev/stderr"}};
   }
 
+  // The function's part, filled in while the slot's child waits for `go`.
+  void PrepareFunctionPart(const WorkerSpec& spec, int runtime_api_port, ChildPlan* plan) const {
+    plan->argv_storage = spec.argv;
+    plan->env_storage = spec.environment;
+    plan->env_storage.push_back("AWS_LAMBDA_RUNTIME_API=127.0.0.1:" +
+                                std::to_string(runtime_api_port));
+    plan->argv.clear();
+    plan->envp.clear();
+    for (auto& arg : plan->argv_storage) plan->argv.push_back(arg.data());
+    plan->argv.push_back(nullptr);
+    for (auto& var : plan->env_storage) plan->envp.push_back(var.data());
+    plan->envp.push_back(nullptr);
+    uint64_t tmp_bytes = spec.ephemeral_storage_bytes ? spec.ephemeral_storage_bytes : 512 << 20;
+    plan->tmp_options = "size=" + std::to_string(tmp_bytes) + ",mode=1777";
+    plan->working_directory =
+        spec.working_directory.empty() ? "/var/task" : spec.working_directory;
+    if (spec.rootfs.empty()) {
+      plan->function_binds = {{spec.code_directory, plan->root + "/var/task", true},
+                              {spec.runtimes_directory, plan->root + "/var/runtime", true}};
+      return;
+    }
+    // An image: the root is an overlay of its rootfs at image_mountpoint (see ChildMain).
+    const std::string& base = options_.image_mountpoint;
+    const std::string root = base + "/root";
+    plan->image_base = base;
+    plan->image_overlay_options = "lowerdir=" + spec.rootfs + ",upperdir=" + base +
+                                  "/upper,workdir=" + base + "/work";
+    plan->image_directories = {base + "/upper", base + "/work", root};
+    for (const char* directory : {"/tmp", "/dev", "/proc", "/.old", "/var", "/var/task",
+                                  "/var/runtime", "/opt", "/etc"}) {
+      plan->image_directories.push_back(root + directory);
+    }
+    plan->function_binds.clear();
+    plan->root = root;
+    plan->old_root = root + "/.old";
+    plan->tmp = root + "/tmp";
+    plan->dev = root + "/dev";
+    plan->proc = root + "/proc";
+    plan->dev_nodes.clear();
+    for (const char* node : {"null", "zero", "full", "random", "urandom"}) {
+      plan->dev_nodes.emplace_back(std::string("/dev/") + node, root + "/dev/" + node);
+    }
+    plan->dev_links = {{"/proc/self/fd", root + "/dev/fd"},
+                       {"/proc/self/fd/0", root + "/dev/stdin"},
+                       {"/proc/self/fd/1", root + "/dev/stdout"},
+                       {"/proc/self/fd/2", root + "/dev/stderr"}};
+  }
+
   SandboxOptions options_;
-  std::unique_ptr<CgroupManager> cgroups_;
-  std::vector<sock_filter> seccomp_;  // compiled once; every worker loads it
+  std::unique_ptr<CgroupManager> cgroups_;  // used by MakeSlot only (one thread at a time)
+  std::vector<sock_filter> seccomp_;        // compiled once; every worker loads it
   int last_capability_;
+  ChildPlan template_;  // the host part, copied into each slot
+
+  std::mutex make_mutex_;  // one MakeSlot at a time
+  std::atomic<uint64_t> next_slot_{0};
+  std::mutex mutex_;  // guards ready_ and stopping_
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Slot>> ready_;
+  bool stopping_ = false;
+  std::thread refill_;  // last: started after everything it uses
 };
 
 }  // namespace
@@ -567,6 +869,7 @@ Result<std::unique_ptr<Sandbox>> MakeNamespaceSandbox(const SandboxOptions& opti
   if (options.uid == 0 || options.gid == 0) {
     return Status::InvalidArgument("the sandbox user must not be root (uid and gid 0)");
   }
+  RemoveStaleSlotCgroups(**cgroups);
   auto seccomp = BuildSeccompProgram();
   if (!seccomp.ok()) return seccomp.status().WithContext("namespace sandbox seccomp profile");
   return std::unique_ptr<Sandbox>(

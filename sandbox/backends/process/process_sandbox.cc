@@ -117,6 +117,11 @@ class ProcessSandbox : public Sandbox {
 
   Result<std::unique_ptr<Worker>> Start(const WorkerSpec& spec) override {
     if (spec.argv.empty()) return Status::InvalidArgument("worker has no program");
+    if (!spec.rootfs.empty()) {
+      return Status::Unavailable(
+          "image functions need the namespace sandbox (the process backend cannot give a worker "
+          "the image's root filesystem)");
+    }
     // The Runtime API listens on a free loopback port of the host (no network namespace here).
     int listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listen_fd < 0) return Status::FromErrno("socket");

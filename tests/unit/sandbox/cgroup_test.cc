@@ -303,6 +303,21 @@ TEST_F(FakeCgroupV2, DestroyRemovesDirectory) {
   EXPECT_TRUE(cgroup->Destroy().ok());  // already gone is fine
 }
 
+TEST_F(FakeCgroupV2, ListNamesTheSubtreesCgroups) {
+  fs::create_directories(root_ + "/haneul/slot-7-1");
+  WriteText(root_ + "/haneul/not-a-cgroup", "");
+  auto names = manager_->List();
+  ASSERT_TRUE(names.ok()) << names.status().ToString();
+  EXPECT_EQ(*names, (std::vector<std::string>{"fn", "slot-7-1"}));
+}
+
+TEST(FakeCgroupV2Empty, ListOfAbsentSubtreeIsEmpty) {
+  TempDir tmp;
+  auto names = MakeCgroupV2Manager(tmp.path(), "haneul")->List();
+  ASSERT_TRUE(names.ok()) << names.status().ToString();
+  EXPECT_TRUE(names->empty());
+}
+
 // ---- cgroup v1 against a fake tree ---------------------------------------------------------
 
 class FakeCgroupV1 : public ::testing::Test {
@@ -464,6 +479,23 @@ TEST_F(FakeCgroupV1, DestroyRemovesEveryHierarchysDirectory) {
     EXPECT_FALSE(fs::exists(Dir(controller))) << controller;
     EXPECT_TRUE(fs::is_directory(root_ + "/" + controller + "/haneul")) << controller;
   }
+}
+
+TEST_F(FakeCgroupV1, ListIsTheUnionOfEveryHierarchy) {
+  fs::create_directories(root_ + "/pids/haneul/slot-9-2");  // left in one hierarchy only
+  auto names = manager_->List();
+  ASSERT_TRUE(names.ok()) << names.status().ToString();
+  EXPECT_EQ(*names, (std::vector<std::string>{"fn", "slot-9-2"}));
+}
+
+TEST(StaleSlotCgroups, PicksSlotsOfGoneServersOnly) {
+  std::vector<std::string> names = {"fn",          "slot-100-1", "slot-100-2", "slot-200-1",
+                                    "slot-300-5",  "slot-x-1",   "slot-400",   "slot--1",
+                                    "env-slot-1"};
+  auto alive = [](pid_t pid) { return pid == 200; };
+  EXPECT_EQ(StaleSlotCgroups(names, /*self=*/300, alive),
+            (std::vector<std::string>{"slot-100-1", "slot-100-2"}));
+  EXPECT_EQ(SlotCgroupName(42, 7), "slot-42-7");
 }
 
 TEST_F(FakeCgroupV1, CreateMakesDirectoriesAndUsesCombinedCpuMount) {

@@ -22,6 +22,10 @@ struct LambdaOptions {
   std::string sandbox = "auto";  // "auto", "namespace" or "process"
   int sandbox_uid = 993;        // the unprivileged user handlers run as (namespace backend)
   int sandbox_gid = 990;
+  bool sandbox_host_network = false;  // namespace backend: share the host's network (opt-in)
+  // The credentials functions get in their environment (empty: placeholders).
+  std::string function_access_key;
+  std::string function_secret_key;
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
   // A safety cap on live environments; the concurrency limits below are what decide.

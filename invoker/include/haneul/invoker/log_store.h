@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -52,18 +54,35 @@ class LogStore {
   // Events of group with start <= timestamp < end (end 0: no end), optionally of one stream,
   // starting after the event whose key is after_token (empty: from the start). At most limit
   // events; *next_token is set when more remain.
+  // `keep` (when given) selects events by message; skipped events do not count against limit.
+  // Events older than the group's retention are never returned.
   std::vector<LogEvent> Read(const std::string& group, const std::string& stream_filter,
                              int64_t start_ms, int64_t end_ms, const std::string& after_token,
-                             size_t limit, std::string* next_token);
+                             size_t limit, std::string* next_token,
+                             const std::function<bool(std::string_view)>& keep = nullptr);
+  // A group's retention in days (0: never expire), durable. SetRetention deletes what is already
+  // older than it; ExpireAll does that for every group (the server calls it hourly).
+  int RetentionDays(const std::string& group);
+  void SetRetention(const std::string& group, int days);
+  void ExpireAll(int64_t now_ms);
+  int64_t CreationTime(const std::string& group);
+  // CreateLogGroup: false when it exists. DeleteGroup removes its streams, events and retention.
+  bool CreateGroup(const std::string& group);
+  void DeleteGroup(const std::string& group);
   // Writes the buffered appends.
   void Flush();
 
  private:
   KvStore& store_;
+  void Expire(const std::string& group, int64_t cutoff_ms);
+  void ScheduleExpiry();
+
   std::set<std::string> known_groups_;
+  std::map<std::string, int> retention_days_;  // cache of logs/r/<group>; absent: not loaded
   std::set<std::string> known_streams_;
   uint64_t sequence_;
   std::unique_ptr<Timer> flush_timer_;
+  std::unique_ptr<Timer> expiry_timer_;  // hourly ExpireAll, with a loop
   bool flush_scheduled_ = false;
   size_t pending_bytes_ = 0;
   std::vector<std::pair<std::string, std::string>> pending_;

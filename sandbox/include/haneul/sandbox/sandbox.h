@@ -29,6 +29,12 @@ struct WorkerSpec {
   uint64_t memory_limit_bytes = 0;       // MemorySize; backends that cannot enforce it ignore it
   uint64_t ephemeral_storage_bytes = 0;  // size of /tmp
   int memory_mb = 128;
+  // An image function's unpacked root filesystem (host path, shared read-only by every environment
+  // of the image); empty for zip packages, whose root is built from the host's /usr. With a
+  // rootfs, code_directory and runtimes_directory are not mounted: the image holds its code.
+  // Only the namespace backend runs images (the process backend refuses them).
+  std::string rootfs;
+  std::string working_directory;  // where the program starts, as the worker sees it (/var/task)
 };
 
 // A running worker. Destroying it kills the whole process tree and reaps it.
@@ -86,6 +92,18 @@ struct SandboxOptions {
   gid_t gid = 990;
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string cgroup_subtree = "haneul";
+  // Workers the namespace backend keeps started ahead, waiting for a function (0: none; each
+  // start then pays for namespaces and the cgroup join itself).
+  size_t ready_slots = 2;
+  // An empty host folder on which each worker mounts its root inside its own mount namespace.
+  std::string root_mountpoint = "/run/haneul-sandbox/root";
+  // false (Lambda's default here): each worker has a network namespace of its own with only
+  // loopback, so no outbound network. true: workers share the host's network (internet and host
+  // ports reachable, DNS from the host's /etc/resolv.conf); the Runtime API then listens on a free
+  // host loopback port, and environments can reach each other's.
+  bool host_network = false;
+  // The same for image functions: each worker mounts an overlay of the image there.
+  std::string image_mountpoint = "/run/haneul-sandbox/image";
 };
 
 // The backends built into this binary, by name: "process", "namespace".
