@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <optional>
+#include <set>
 #include <utility>  // before Asio: Boost 1.74 uses std::exchange without it
 #include <boost/asio.hpp>
 #include <cerrno>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "image_function.h"
 #include "haneul/common/ids.h"
 
 namespace haneul::invoker {
@@ -128,6 +130,17 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
   } else {
     argv = {task_root + "/bootstrap"};
   }
+  ImageLaunch image;
+  if (function.is_image()) {
+    // An image runs its own entrypoint and command (after the function's ImageConfig).
+    image = LaunchOf(function);
+    if (image.argv.empty()) {
+      *error_type = "Runtime.InvalidEntrypoint";
+      *error_message = "Error: the image has neither an entrypoint nor a command to run";
+      return false;
+    }
+    argv = image.argv;
+  }
 
   scratch_directory_ = context_.scratch_root + "/" + id_;
   std::error_code ec;
@@ -175,6 +188,36 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
   for (const auto& [name, value] : function.environment) {
     spec.environment.push_back(name + "=" + value);
   }
+  if (function.is_image()) {
+    spec.rootfs = code_directory_;
+    spec.working_directory = image.working_directory;
+    // The image's ENV under Lambda's variables and the function's; the image keeps its own PATH
+    // and LD_LIBRARY_PATH, and _HANDLER is its command's first word, as on Lambda.
+    std::vector<std::string> merged;
+    std::set<std::string> taken;
+    auto key_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+    for (const std::string& entry : image.environment) {
+      std::string key = key_of(entry);
+      if (key == "PATH" || key == "LD_LIBRARY_PATH") {
+        merged.push_back(entry);
+        taken.insert(key);
+      }
+    }
+    for (const std::string& entry : spec.environment) {
+      std::string key = key_of(entry);
+      if (taken.count(key)) continue;
+      if (key == "_HANDLER") {
+        merged.push_back("_HANDLER=" + image.handler);
+      } else {
+        merged.push_back(entry);
+      }
+      taken.insert(key);
+    }
+    for (const std::string& entry : image.environment) {
+      if (taken.insert(key_of(entry)).second) merged.push_back(entry);
+    }
+    spec.environment = std::move(merged);
+  }
 
   auto sandbox_started = std::chrono::steady_clock::now();
   auto worker = sandbox.Start(spec);
@@ -187,7 +230,15 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
     bool entrypoint = status.code() == Status::Code::kNotFound ||
                       status.code() == Status::Code::kInvalidArgument;
     *error_type = entrypoint ? "Runtime.InvalidEntrypoint" : "Runtime.Unknown";
-    if (family == RuntimeFamily::kProvided && entrypoint) {
+    if (function.is_image() && entrypoint) {
+      *error_message = "Error: fork/exec " + argv[0] + ": " +
+                       (status.code() == Status::Code::kNotFound ? "no such file or directory"
+                                                                  : "permission denied");
+      if (status.message().find("image") != std::string::npos &&
+          status.message().find("exec") == std::string::npos) {
+        *error_message = "Error: " + status.message();
+      }
+    } else if (family == RuntimeFamily::kProvided && entrypoint) {
       *error_message = status.code() == Status::Code::kNotFound
                            ? "Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap "
                              "/opt/bootstrap]"

@@ -122,11 +122,22 @@ nlohmann::json FunctionConfig::ToApi(const AccountInfo& account) const {
       {"LoggingConfig", {{"LogFormat", "Text"}, {"LogGroup", "/aws/lambda/" + name}}},
   };
   if (!environment.empty()) out["Environment"] = {{"Variables", environment}};
+  if (is_image()) {
+    // An image function has neither Runtime nor Handler; its overrides show as ImageConfig.
+    out.erase("Runtime");
+    out.erase("Handler");
+    out["PackageType"] = "Image";
+    nlohmann::json image_config = nlohmann::json::object();
+    if (override_entry_point) image_config["EntryPoint"] = *override_entry_point;
+    if (override_command) image_config["Command"] = *override_command;
+    if (override_working_directory) image_config["WorkingDirectory"] = *override_working_directory;
+    if (!image_config.empty()) out["ImageConfigResponse"] = {{"ImageConfig", image_config}};
+  }
   return out;
 }
 
 nlohmann::json FunctionConfig::ToStorage() const {
-  return {{"name", name},
+  nlohmann::json stored = {{"name", name},
           {"runtime", runtime},
           {"handler", handler},
           {"role", role},
@@ -143,6 +154,22 @@ nlohmann::json FunctionConfig::ToStorage() const {
           {"revision", revision},
           {"version", version},
           {"published_from", published_from}};
+  if (is_image()) {
+    stored["package_type"] = package_type;
+    stored["image"] = {{"uri", image_uri},
+                       {"digest", image_digest},
+                       {"rootfs", image_rootfs},
+                       {"entrypoint", image_entrypoint},
+                       {"cmd", image_cmd},
+                       {"env", image_env},
+                       {"working_dir", image_working_dir}};
+    if (override_entry_point) stored["image"]["override_entry_point"] = *override_entry_point;
+    if (override_command) stored["image"]["override_command"] = *override_command;
+    if (override_working_directory) {
+      stored["image"]["override_working_directory"] = *override_working_directory;
+    }
+  }
+  return stored;
 }
 
 std::optional<FunctionConfig> FunctionConfig::FromStorage(const nlohmann::json& stored) {
@@ -166,6 +193,27 @@ std::optional<FunctionConfig> FunctionConfig::FromStorage(const nlohmann::json& 
     config.revision = stored.at("revision").get<uint64_t>();
     config.version = stored.value("version", std::string("$LATEST"));
     config.published_from = stored.value("published_from", uint64_t{0});
+    config.package_type = stored.value("package_type", std::string("Zip"));
+    if (config.is_image()) {
+      const auto& image = stored.at("image");
+      config.image_uri = image.at("uri").get<std::string>();
+      config.image_digest = image.at("digest").get<std::string>();
+      config.image_rootfs = image.at("rootfs").get<std::string>();
+      config.image_entrypoint = image.at("entrypoint").get<std::vector<std::string>>();
+      config.image_cmd = image.at("cmd").get<std::vector<std::string>>();
+      config.image_env = image.at("env").get<std::vector<std::string>>();
+      config.image_working_dir = image.at("working_dir").get<std::string>();
+      if (image.contains("override_entry_point")) {
+        config.override_entry_point = image.at("override_entry_point").get<std::vector<std::string>>();
+      }
+      if (image.contains("override_command")) {
+        config.override_command = image.at("override_command").get<std::vector<std::string>>();
+      }
+      if (image.contains("override_working_directory")) {
+        config.override_working_directory =
+            image.at("override_working_directory").get<std::string>();
+      }
+    }
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
@@ -267,10 +315,63 @@ bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig*
   }
 
   std::string package_type;
-  if (get_string("PackageType", &package_type) && package_type != "Zip") {
+  if (get_string("PackageType", &package_type)) {
+    if (!create) {
+      *error = AwsError::InvalidParameterValue("PackageType cannot be changed after creation.");
+      return false;
+    }
+    if (package_type != "Zip" && package_type != "Image") {
+      violations.Add(package_type, "packageType",
+                     "Member must satisfy enum value set: [Zip, Image]");
+    } else {
+      config->package_type = package_type;
+    }
+  }
+  if (config->is_image() && (body.contains("Runtime") || body.contains("Handler") ||
+                             body.contains("Layers"))) {
     *error = AwsError::InvalidParameterValue(
-        "PackageType " + package_type + " is not supported by this server yet; use Zip.");
+        "Please don't provide Handler or Runtime or Layer when the intended function PackageType "
+        "is Image.");
     return false;
+  }
+  if (auto image_config = body.find("ImageConfig"); image_config != body.end()) {
+    if (!config->is_image()) {
+      *error = AwsError::InvalidParameterValue(
+          "ImageConfig is only supported for functions whose PackageType is Image.");
+      return false;
+    }
+    if (!image_config->is_object()) {
+      *error = AwsError::InvalidRequestContent(
+          "Could not parse request body into json: ImageConfig must be an object");
+      return false;
+    }
+    auto strings = [&](const char* field, std::optional<std::vector<std::string>>* out) {
+      auto it = image_config->find(field);
+      if (it == image_config->end()) return true;
+      if (!it->is_array() || it->size() > 1500) return false;
+      std::vector<std::string> values;
+      for (const auto& value : *it) {
+        if (!value.is_string()) return false;
+        values.push_back(value.get<std::string>());
+      }
+      *out = std::move(values);
+      return true;
+    };
+    if (!strings("EntryPoint", &config->override_entry_point) ||
+        !strings("Command", &config->override_command)) {
+      *error = AwsError::InvalidRequestContent(
+          "Could not parse request body into json: ImageConfig.EntryPoint and ImageConfig.Command "
+          "are lists of at most 1500 strings");
+      return false;
+    }
+    if (auto directory = image_config->find("WorkingDirectory"); directory != image_config->end()) {
+      if (!directory->is_string() || directory->get<std::string>().size() > 1000) {
+        violations.Add(directory->dump(), "imageConfig.workingDirectory",
+                       "Member must have length less than or equal to 1000");
+      } else {
+        config->override_working_directory = directory->get<std::string>();
+      }
+    }
   }
 
   std::string runtime;
@@ -283,7 +384,7 @@ bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig*
       return false;
     }
     config->runtime = runtime;
-  } else if (create) {
+  } else if (create && !config->is_image()) {
     *error = AwsError::InvalidParameterValue("Runtime and Handler are mandatory parameters for "
                                              "functions created with deployment packages.");
     return false;
@@ -299,7 +400,7 @@ bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig*
     } else {
       config->handler = handler;
     }
-  } else if (create) {
+  } else if (create && !config->is_image()) {
     if (config->runtime.empty() || FamilyOf(config->runtime) != RuntimeFamily::kProvided) {
       *error = AwsError::InvalidParameterValue("Runtime and Handler are mandatory parameters for "
                                                "functions created with deployment packages.");

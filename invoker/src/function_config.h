@@ -47,6 +47,21 @@ struct FunctionConfig {
   // no-op while $LATEST stays at that revision).
   uint64_t published_from = 0;
 
+  // "Zip", or "Image" for a container-image function, whose code is the image: its unpacked root
+  // filesystem and its own configuration, with the function's ImageConfig overrides on top.
+  std::string package_type = "Zip";
+  std::string image_uri;         // as given in Code.ImageUri
+  std::string image_digest;      // the manifest digest it resolved to ("sha256:...")
+  std::string image_rootfs;      // host path of the unpacked root filesystem (shared, read-only)
+  std::vector<std::string> image_entrypoint;
+  std::vector<std::string> image_cmd;
+  std::vector<std::string> image_env;  // "NAME=value"
+  std::string image_working_dir;
+  std::optional<std::vector<std::string>> override_entry_point;  // ImageConfig.EntryPoint
+  std::optional<std::vector<std::string>> override_command;      // ImageConfig.Command
+  std::optional<std::string> override_working_directory;         // ImageConfig.WorkingDirectory
+
+  bool is_image() const { return package_type == "Image"; }
   bool is_latest() const { return version == "$LATEST"; }
   // The unqualified ARN for $LATEST, "...:function:NAME:N" for a version (as Lambda reports it).
   std::string Arn(const AccountInfo& account) const;

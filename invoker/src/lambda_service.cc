@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "haneul/common/aws_error.h"
 #include "haneul/common/ids.h"
+#include "image_function.h"
 #include "invoker.h"
 
 namespace haneul::invoker {
@@ -481,16 +482,39 @@ struct LambdaService::Impl {
     return store.Put(std::string(kFunctionKeyPrefix) + config.name, config.ToStorage().dump(),
                      /*sync=*/true);
   }
-  // Decodes Code.ZipFile (or a bare ZipFile for UpdateFunctionCode) and stores it.
+  // Where an environment of config finds its code: the unpacked zip, or the image's rootfs.
+  Result<std::string> CodeDirectoryOf(const FunctionConfig& config) {
+    if (config.is_image()) return config.image_rootfs;
+    return code.Directory(config.code_id);
+  }
+
+  // Decodes Code.ZipFile (or a bare ZipFile for UpdateFunctionCode) and stores it; for an image
+  // function, resolves Code.ImageUri (pulling, importing and unpacking it when new: this blocks
+  // the loop for as long, as unzipping does).
   bool StoreCode(const Json& code, FunctionConfig* config, AwsError* error) {
     if (!code.is_object()) {
       *error = AwsError::InvalidRequestContent(
           "Could not parse request body into json: Code must be an object");
       return false;
     }
+    if (config->is_image()) {
+      auto uri = code.find("ImageUri");
+      if (code.contains("ZipFile") || code.contains("S3Bucket")) {
+        *error = AwsError::InvalidParameterValue(
+            "Please don't provide ZipFile or S3 code when the function's PackageType is Image; "
+            "provide ImageUri.");
+        return false;
+      }
+      if (uri == code.end() || !uri->is_string() || uri->get<std::string>().empty()) {
+        *error = AwsError::InvalidParameterValue(
+            "Please provide ImageUri when the intended function PackageType is Image.");
+        return false;
+      }
+      return ResolveImageCode(*images, uri->get<std::string>(), config, error);
+    }
     if (code.contains("ImageUri")) {
       *error = AwsError::InvalidParameterValue(
-          "Container image functions (ImageUri) are not supported by this server yet.");
+          "Please don't provide ImageUri when the intended function PackageType is Zip.");
       return false;
     }
     if (code.contains("S3Bucket") || code.contains("S3Key")) {
@@ -595,9 +619,11 @@ struct LambdaService::Impl {
     if (host.empty()) host = "127.0.0.1:4747";
     Json out = {{"Configuration", configuration},
                 {"Code",
-                 {{"RepositoryType", "S3"},
-                  {"Location", "http://" + host + std::string(kCodeDownloadPrefix) +
-                                   target->config->code_id + ".zip"}}}};
+                 target->config->is_image()
+                     ? ImageCodeLocation(*target->config)
+                     : Json{{"RepositoryType", "S3"},
+                            {"Location", "http://" + host + std::string(kCodeDownloadPrefix) +
+                                             target->config->code_id + ".zip"}}}};
     if (auto reserved = limiter.reserved(target->name)) {
       out["Concurrency"] = {{"ReservedConcurrentExecutions", *reserved}};
     }
@@ -750,7 +776,7 @@ struct LambdaService::Impl {
   // the request path, so its first REPORT has no Init Duration).
   void Prewarm(const std::shared_ptr<const FunctionConfig>& config) {
     if (!options.prewarm) return;
-    auto directory = code.Directory(config->code_id);
+    auto directory = CodeDirectoryOf(*config);
     if (directory.ok()) invoker->Prewarm(config, *directory);
   }
 
@@ -1092,7 +1118,7 @@ struct LambdaService::Impl {
   void ApplyProvisioned(const std::string& name, const std::string& qualifier, int count) {
     auto target = Lookup(name, qualifier);
     if (!target) return;
-    auto directory = code.Directory(target->code_id);
+    auto directory = CodeDirectoryOf(*target);
     if (!directory.ok()) {
       spdlog::error("provisioned concurrency of {}:{}: {}", name, qualifier,
                     directory.status().message());
@@ -1348,7 +1374,7 @@ struct LambdaService::Impl {
       return verdict == ConcurrencyLimiter::Verdict::kReservedExceeded ? Started::kReservedLimit
                                                                         : Started::kAccountLimit;
     }
-    auto directory = code.Directory(config->code_id);
+    auto directory = CodeDirectoryOf(*config);
     if (!directory.ok()) {
       limiter.Release(name);
       *error_message = directory.status().message();
@@ -1693,6 +1719,7 @@ struct LambdaService::Impl {
   LambdaOptions options;
   AccountInfo account;
   CodeStore code;
+  std::unique_ptr<images::ImageStore> images;  // image functions' images (data/images)
   ConcurrencyLimiter limiter;
   AsyncQueue queue;
   Metrics metrics;
@@ -1728,8 +1755,15 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
   if (options.max_function_memory_mb <= 0) {
     options.max_function_memory_mb = static_cast<int>(physical_mb);
   }
-  if (options.memory_budget_mb <= 0) options.memory_budget_mb = physical_mb * 8 / 10;
+  // Environments are counted at their MemorySize, a ceiling that few reach (an idle python
+  // environment holds ~5 MB): the default budget overcommits physical memory 4x, as a limit
+  // rather than a reservation. Each environment's own cgroup still stops it at its MemorySize.
+  if (options.memory_budget_mb <= 0) options.memory_budget_mb = physical_mb * 4;
   auto impl = std::make_unique<Impl>(loop, store, logs, std::move(options));
+  // The same store as `haneul image` uses with the same data folder.
+  auto images = images::ImageStore::Open(impl->options.data_directory + "/images");
+  if (!images.ok()) return images.status().WithContext("opening the image store");
+  impl->images = std::move(*images);
   // "auto": the namespace backend where this host allows it, else the process backend, said
   // loudly because it isolates nothing.
   std::string backend = impl->options.sandbox;
