@@ -321,8 +321,10 @@ bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig*
       return false;
     }
     if (package_type != "Zip" && package_type != "Image") {
-      violations.Add(package_type, "packageType",
-                     "Member must satisfy enum value set: [Zip, Image]");
+      *error = AwsError::Validation("1 validation error detected: Value '" + package_type +
+                                    "' at 'packageType' failed to satisfy constraint: Member must "
+                                    "satisfy enum value set: [Zip, Image]");
+      return false;
     } else {
       config->package_type = package_type;
     }
