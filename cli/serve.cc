@@ -14,6 +14,8 @@
 #include <string>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "client_commands.h"
 #include "commands.h"
 #include "haneul/common/auth_gate.h"
@@ -284,6 +286,11 @@ int Serve(int argc, char** argv) {
   }
   invoker::LogsService logs_service(logs);
   // S3 notifications may only name functions that exist ("arn:...:function:NAME[:QUALIFIER]").
+  // Bucket notifications become Event invocations (durable, retried, with destinations).
+  (*object_service)->SetNotify([&lambda](const std::string& arn, std::string event) {
+    Status queued = (*lambda)->InvokeAsync(arn, std::move(event));
+    if (!queued.ok()) spdlog::warn("bucket notification to {} dropped: {}", arn, queued.message());
+  });
   (*object_service)->SetFunctionExists([&lambda](const std::string& arn) {
     static const std::string kMarker = ":function:";
     auto at = arn.find(kMarker);

@@ -1841,6 +1841,25 @@ bool LambdaService::HasFunction(const std::string& name) const {
   return impl_->functions.count(name) > 0;
 }
 
+Status LambdaService::InvokeAsync(const std::string& function, std::string payload) {
+  AwsError error;
+  auto ref = ParseFunctionRef(function, impl_->account, &error);
+  if (!ref) return Status::InvalidArgument(error.message);
+  if (!impl_->functions.count(ref->name)) {
+    return Status::NotFound("Function not found: " + function);
+  }
+  AsyncEvent event;
+  event.request_id = NewUuid();
+  event.function = ref->name;
+  event.qualifier = ref->qualifier;
+  event.payload = std::move(payload);
+  event.enqueued_ms = NowUnixMillis();
+  event.next_attempt_ms = event.enqueued_ms;
+  HANEUL_RETURN_IF_ERROR(impl_->queue.Enqueue(event));
+  impl_->ScheduleDispatch();
+  return Status::Ok();
+}
+
 bool LambdaService::Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder) {
   if (request.path.starts_with(kCodeDownloadPrefix) && request.method == "GET") {
     impl_->DownloadCode(request, responder);

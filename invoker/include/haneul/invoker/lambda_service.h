@@ -62,6 +62,10 @@ class LambdaService {
   bool Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder);
 
   bool HasFunction(const std::string& name) const;
+  // Queues an Event invocation of `function` (a name, or a full or partial ARN with an optional
+  // qualifier) from inside the server (event sources such as bucket notifications): durable when
+  // it returns Ok, then delivered with the function's retry policy and destinations.
+  Status InvokeAsync(const std::string& function, std::string payload);
   // The answer to a request whose body is over the endpoint's limit (never read), in Lambda's
   // shape: RequestTooLargeException for Invoke, RequestEntityTooLargeException otherwise.
   HttpResponse RequestTooLarge(const HttpRequest& request) const;
