@@ -394,7 +394,7 @@ function metricsPage() {
       previous = totals;
       series.p50.push({ v: quantile(samples, 0.5) });
       series.p99.push({ v: quantile(samples, 0.99) });
-      series.concurrency.push({ v: sum(samples, (n) => /concurrent_executions$/.test(n)) });
+      series.concurrency.push({ v: sum(samples, (n) => n === "haneul_lambda_account_concurrent_executions") });
       for (const [id, title] of charts) {
         if (series[id].length > 120) series[id].shift();
         drawChart(canvases[id], title, series[id]);
