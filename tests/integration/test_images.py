@@ -465,3 +465,87 @@ def test_aws_style_image_with_node_ric_serves_an_invocation(work):
     result = json.loads(body)
     assert result == {"fromImage": True, "event": {"hello": "image"}, "requestId": "req-1"}
     assert "ric in image" in output
+
+
+# --- image functions through the server: from a registry, and AWS's layout with the npm RIC ----
+
+def _namespace_server(data, log):
+    from conftest import HaneulServer
+    if os.environ.get("HANEUL_TEST_SANDBOX") == "process":
+        pytest.skip("image functions need the namespace sandbox")
+    srv = HaneulServer(data, log)
+    srv.start()
+    if srv.sandbox != "namespace":
+        srv.stop()
+        pytest.skip(f"the server runs the {srv.sandbox} sandbox")
+    return srv
+
+
+def test_function_from_a_registry_image_uri_with_awscli(registry, work):
+    """An image built elsewhere (another data folder), pushed to docker-registry, then created
+    as a function from its registry ImageUri with awscli: the server pulls it."""
+    from conftest import AwsCli
+    builder = os.path.join(work, "builder")
+    haneul(builder, "base", "python3", "--tag", "haneul/python3:it", "--quiet")
+    src = os.path.join(work, "python-src")
+    os.makedirs(src)
+    with open(os.path.join(src, "app.py"), "w") as f:
+        f.write("def handler(event, context):\n    return {'registry': True, 'event': event}\n")
+    haneul(builder, "build", src, "--base", "haneul/python3:it", "--tag", "shell-fn",
+           "--cmd", "app.handler")
+    haneul(builder, "push", "shell-fn", f"{registry}/it/shell-fn:1")
+    srv = _namespace_server(os.path.join(work, "server-data"), os.path.join(work, "server.log"))
+    try:
+        aws = AwsCli(srv.endpoint, work)
+        created = aws("lambda", "create-function", "--function-name", "from-registry",
+                      "--package-type", "Image", "--code", f"ImageUri={registry}/it/shell-fn:1",
+                      "--role", "arn:aws:iam::000000000000:role/x").json
+        assert created["PackageType"] == "Image"
+        out = os.path.join(work, "out.json")
+        aws("lambda", "invoke", "--function-name", "from-registry", "--cli-binary-format",
+            "raw-in-base64-out", "--payload", '{"n": 7}', out)
+        with open(out) as f:
+            assert json.load(f) == {"registry": True, "event": {"n": 7}}
+    finally:
+        srv.stop()
+
+
+def test_aws_style_image_with_node_ric_serves_invocations_through_haneul(work):
+    """/lambda-entrypoint.sh -> /var/runtime/bootstrap -> npm's aws-lambda-ric, run by the server
+    as a function from the image and invoked with boto3."""
+    from lambda_helpers import invoke, make_lambda_client
+    modules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules")
+    if not os.path.isfile(os.path.join(modules, "aws-lambda-ric", "index.mjs")):
+        pytest.fail("npm install in tests/integration first (scripts/install-deps.sh does it)")
+    data = os.path.join(work, "data")
+    haneul(data, "base", "nodejs", "--tag", "haneul/nodejs:it", "--quiet")
+    runtime = os.path.join(work, "runtime")
+    os.makedirs(runtime)
+    with open(os.path.join(runtime, "bootstrap"), "w") as f:
+        f.write('#!/bin/sh\nexec /usr/bin/node /var/task/node_modules/aws-lambda-ric/index.mjs "$_HANDLER"\n')
+    os.chmod(os.path.join(runtime, "bootstrap"), 0o755)
+    haneul(data, "build", runtime, "--base", "haneul/nodejs:it", "--tag", "nodejs-ric", "--dest", "/var/runtime")
+    task = os.path.join(work, "task")
+    os.makedirs(os.path.join(task, "node_modules", "@aws"))
+    with open(os.path.join(task, "index.mjs"), "w") as f:
+        f.write(RIC_HANDLER)
+    ignore = shutil.ignore_patterns("deps", "src", "scripts", "node-addon-api")
+    shutil.copytree(os.path.join(modules, "aws-lambda-ric"), os.path.join(task, "node_modules", "aws-lambda-ric"),
+                    ignore=ignore)
+    shutil.copytree(os.path.join(modules, "@aws", "lambda-invoke-store"),
+                    os.path.join(task, "node_modules", "@aws", "lambda-invoke-store"))
+    haneul(data, "build", task, "--base", "nodejs-ric", "--tag", "ric-fn", "--cmd", "index.handler")
+    srv = _namespace_server(data, os.path.join(work, "server.log"))
+    try:
+        client = make_lambda_client(srv.endpoint)
+        client.create_function(FunctionName="ric-image", PackageType="Image",
+                               Role="arn:aws:iam::000000000000:role/x", Code={"ImageUri": "ric-fn"},
+                               MemorySize=512, Timeout=30)
+        for n in range(2):
+            inv = invoke(client, "ric-image", {"hello": n})
+            assert inv.function_error is None, str(inv)
+            assert inv.payload["fromImage"] is True and inv.payload["event"] == {"hello": n}
+            assert inv.payload["requestId"] == inv.request_id
+        assert "ric in image" in inv.log
+    finally:
+        srv.stop()
