@@ -1,7 +1,7 @@
 // Fuzz target: SigV4 verification of untrusted requests. The input's lines are: the
 // Authorization header, the raw request target (path?query), then the body.
 // With clang: clang++ -fsanitize=fuzzer,address ...; the GCC build replays fuzz/sigv4_corpus
-// through invoker/fuzz/replay_main.cc as a regression test.
+// through replay_main.cc as a regression test.
 #include <cstddef>
 #include <cstdint>
 #include <string>
