@@ -68,6 +68,12 @@ def test_image_function_runs_with_boto3(image_server):
     assert got["Code"]["RepositoryType"] == "ECR"
     assert got["Code"]["ImageUri"] == "it/app:1"
     assert got["Code"]["ResolvedImageUri"].startswith("it/app@sha256:")
+    updated = client.update_function_code(FunctionName="img-fn", ImageUri="it/app:1")
+    assert updated["PackageType"] == "Image" and updated["CodeSha256"] == created["CodeSha256"]
+    assert invoke(client, "img-fn", {"b": 2}).payload["echo"] == {"b": 2}
+    with pytest.raises(ClientError) as e:
+        client.update_function_code(FunctionName="img-fn", ZipFile=b"PK")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
 
 def test_image_config_overrides_and_bad_entrypoint(image_server):

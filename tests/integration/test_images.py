@@ -549,3 +549,41 @@ def test_aws_style_image_with_node_ric_serves_invocations_through_haneul(work):
         assert "ric in image" in inv.log
     finally:
         srv.stop()
+
+
+def test_umoci_and_skopeo_produced_images_run_as_functions(registry, work):
+    """Images whose last layer and config umoci wrote, and a docker-archive skopeo wrote, run
+    unchanged as functions: one from its registry ImageUri, one from docker-archive:PATH."""
+    from lambda_helpers import invoke, make_lambda_client
+    data = os.path.join(work, "data")
+    haneul(data, "base", "python3", "--tag", "haneul/python3:it", "--quiet")
+    layout = os.path.join(work, "layout")
+    haneul(data, "export", "haneul/python3:it", layout, "--tag", "base")
+    # umoci adds the function's code as a layer of its own and sets the command.
+    bundle = os.path.join(work, "bundle")
+    run("umoci", "unpack", "--image", f"{layout}:base", bundle)
+    task = os.path.join(bundle, "rootfs", "var", "task")
+    os.makedirs(task, exist_ok=True)
+    with open(os.path.join(task, "umoci_app.py"), "w") as f:
+        f.write("def handler(event, context):\n    return {'made_by': 'umoci', 'event': event}\n")
+    run("umoci", "repack", "--image", f"{layout}:base", bundle)
+    run("umoci", "config", "--image", f"{layout}:base", "--tag", "fn",
+        "--config.cmd", "umoci_app.handler")
+    run("skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:fn",
+        f"docker://{registry}/it/umoci-fn:1")
+    archive = os.path.join(work, "fn-docker-archive.tar")
+    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{registry}/it/umoci-fn:1",
+        f"docker-archive:{archive}:it/umoci-fn:1")
+    srv = _namespace_server(os.path.join(work, "server-data"), os.path.join(work, "server.log"))
+    try:
+        client = make_lambda_client(srv.endpoint)
+        for name, uri in (("from-umoci", f"{registry}/it/umoci-fn:1"),
+                          ("from-archive", f"docker-archive:{archive}")):
+            client.create_function(FunctionName=name, PackageType="Image",
+                                   Role="arn:aws:iam::000000000000:role/x",
+                                   Code={"ImageUri": uri})
+            inv = invoke(client, name, {"uri": uri})
+            assert inv.function_error is None, str(inv)
+            assert inv.payload == {"made_by": "umoci", "event": {"uri": uri}}
+    finally:
+        srv.stop()
