@@ -125,6 +125,10 @@ std::string Sha256Base64(std::string_view data) {
   return Base64Encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
+std::string HexEncode(std::string_view bytes) {
+  return Hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
 std::string Sha256Hex(std::string_view data) {
   auto digest = Sha256(data);
   return Hex(digest.data(), digest.size());

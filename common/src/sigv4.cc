@@ -35,20 +35,17 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-// AWS's URI encoding: everything but A-Z a-z 0-9 - _ . ~ (and '/' when keep_slash) as %XX.
+// AWS's URI encoding is PercentEncode's (everything but A-Z a-z 0-9 - _ . ~); a path keeps '/'.
 std::string UriEncode(std::string_view text, bool keep_slash) {
-  static const char kHex[] = "0123456789ABCDEF";
+  if (!keep_slash) return PercentEncode(text);
   std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
-        (keep_slash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
+  size_t start = 0;
+  while (true) {
+    size_t slash = text.find('/', start);
+    out += PercentEncode(text.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
+    out.push_back('/');
+    start = slash + 1;
   }
   return out;
 }
@@ -352,22 +349,33 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(digest), length);
 }
 
-std::string HexEncode(std::string_view bytes) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
 
 std::string SigV4Service(const HttpRequest& request) {
-  Parsed parsed;
-  std::string error;
-  if (!Parse(request, &parsed, &error) || !error.empty()) return "";
-  return parsed.service;
+  // Only the scope's fourth part (KEY/DATE/REGION/SERVICE/aws4_request) is read, so that a
+  // request with an otherwise malformed signature still goes to its service for the refusal.
+  std::string query_credential;
+  std::string_view credential;
+  std::string_view authorization = request.headers.Get("Authorization");
+  if (authorization.starts_with(kAlgorithm)) {
+    size_t at = authorization.find("Credential=");
+    if (at == std::string_view::npos) return "";
+    credential = authorization.substr(at + 11);
+    credential = credential.substr(0, credential.find(','));
+  } else if (auto query = request.QueryParam("X-Amz-Credential")) {
+    query_credential = std::move(*query);
+    credential = query_credential;
+  } else {
+    return "";
+  }
+  size_t start = 0;
+  for (int part = 0; part < 3; ++part) {
+    size_t slash = credential.find('/', start);
+    if (slash == std::string_view::npos) return "";
+    start = slash + 1;
+  }
+  size_t end = credential.find('/', start);
+  if (end == std::string_view::npos) return "";
+  return std::string(credential.substr(start, end - start));
 }
 
 SigV4Result VerifySigV4(const HttpRequest& request,

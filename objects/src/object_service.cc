@@ -18,6 +18,7 @@
 
 #include "haneul/common/ids.h"
 #include "haneul/common/kv_store.h"
+#include "haneul/common/sigv4.h"
 #include "s3_util.h"
 
 namespace haneul::objects {
@@ -1625,31 +1626,8 @@ Result<std::unique_ptr<ObjectService>> ObjectService::Open(const std::string& di
 }
 
 bool ObjectService::IsS3Request(const HttpRequest& request) {
-  auto scope_service = [](std::string_view credential) {
-    // AK/DATE/REGION/SERVICE/aws4_request
-    size_t slashes = 0;
-    size_t start = 0;
-    for (size_t i = 0; i < credential.size(); ++i) {
-      if (credential[i] == '/') {
-        ++slashes;
-        if (slashes == 3) start = i + 1;
-        if (slashes == 4) return credential.substr(start, i - start);
-      }
-    }
-    return std::string_view();
-  };
-  auto auth = request.headers.Get("Authorization");
-  if (auth.starts_with("AWS4-HMAC-SHA256")) {
-    size_t pos = auth.find("Credential=");
-    if (pos == std::string_view::npos) return false;
-    auto credential = auth.substr(pos + 11);
-    credential = credential.substr(0, credential.find(','));
-    return scope_service(credential) == "s3";
-  }
-  if (auto credential = request.QueryParam("X-Amz-Credential")) {
-    return scope_service(*credential) == "s3";
-  }
-  return auth.starts_with("AWS ");  // SigV2 is S3-only
+  if (SigV4Service(request) == "s3") return true;
+  return request.headers.Get("Authorization").starts_with("AWS ");  // SigV2 is S3-only
 }
 
 bool ObjectService::Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder) {

@@ -415,13 +415,10 @@ def fake_runtime_api():
     return server, state
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
-def test_aws_style_image_with_node_ric_serves_an_invocation(work):
-    """AWS's layout: /lambda-entrypoint.sh HANDLER -> /var/runtime/bootstrap -> the npm
-    aws-lambda-ric (native client inside) from /var/task, against a Runtime API."""
-    modules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules")
-    if not os.path.isfile(os.path.join(modules, "aws-lambda-ric", "index.mjs")):
-        pytest.skip("npm install in tests/integration first")
+def build_node_ric_image(work, modules):
+    """AWS's layout in a data folder of its own: /lambda-entrypoint.sh HANDLER ->
+    /var/runtime/bootstrap -> npm's aws-lambda-ric from /var/task, with RIC_HANDLER as index.mjs.
+    Returns the data folder; the image is named ric-fn."""
     data = os.path.join(work, "data")
     haneul(data, "base", "nodejs", "--tag", "haneul/nodejs:it", "--quiet")
     runtime = os.path.join(work, "runtime")
@@ -440,6 +437,17 @@ def test_aws_style_image_with_node_ric_serves_an_invocation(work):
     shutil.copytree(os.path.join(modules, "@aws", "lambda-invoke-store"),
                     os.path.join(task, "node_modules", "@aws", "lambda-invoke-store"))
     haneul(data, "build", task, "--base", "nodejs-ric", "--tag", "ric-fn", "--cmd", "index.handler")
+    return data
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
+def test_aws_style_image_with_node_ric_serves_an_invocation(work):
+    """AWS's layout: /lambda-entrypoint.sh HANDLER -> /var/runtime/bootstrap -> the npm
+    aws-lambda-ric (native client inside) from /var/task, against a Runtime API."""
+    modules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules")
+    if not os.path.isfile(os.path.join(modules, "aws-lambda-ric", "index.mjs")):
+        pytest.skip("npm install in tests/integration first")
+    data = build_node_ric_image(work, modules)
     info = inspect(data, "ric-fn")
     assert info["Entrypoint"] == ["/lambda-entrypoint.sh"] and info["Cmd"] == ["index.handler"]
     server, state = fake_runtime_api()
@@ -517,24 +525,7 @@ def test_aws_style_image_with_node_ric_serves_invocations_through_haneul(work):
     modules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules")
     if not os.path.isfile(os.path.join(modules, "aws-lambda-ric", "index.mjs")):
         pytest.fail("npm install in tests/integration first (scripts/install-deps.sh does it)")
-    data = os.path.join(work, "data")
-    haneul(data, "base", "nodejs", "--tag", "haneul/nodejs:it", "--quiet")
-    runtime = os.path.join(work, "runtime")
-    os.makedirs(runtime)
-    with open(os.path.join(runtime, "bootstrap"), "w") as f:
-        f.write('#!/bin/sh\nexec /usr/bin/node /var/task/node_modules/aws-lambda-ric/index.mjs "$_HANDLER"\n')
-    os.chmod(os.path.join(runtime, "bootstrap"), 0o755)
-    haneul(data, "build", runtime, "--base", "haneul/nodejs:it", "--tag", "nodejs-ric", "--dest", "/var/runtime")
-    task = os.path.join(work, "task")
-    os.makedirs(os.path.join(task, "node_modules", "@aws"))
-    with open(os.path.join(task, "index.mjs"), "w") as f:
-        f.write(RIC_HANDLER)
-    ignore = shutil.ignore_patterns("deps", "src", "scripts", "node-addon-api")
-    shutil.copytree(os.path.join(modules, "aws-lambda-ric"), os.path.join(task, "node_modules", "aws-lambda-ric"),
-                    ignore=ignore)
-    shutil.copytree(os.path.join(modules, "@aws", "lambda-invoke-store"),
-                    os.path.join(task, "node_modules", "@aws", "lambda-invoke-store"))
-    haneul(data, "build", task, "--base", "nodejs-ric", "--tag", "ric-fn", "--cmd", "index.handler")
+    data = build_node_ric_image(work, modules)
     srv = _namespace_server(data, os.path.join(work, "server.log"))
     try:
         client = make_lambda_client(srv.endpoint)

@@ -16,6 +16,8 @@ std::string Base64Encode(std::string_view data);
 bool Base64Decode(std::string_view text, std::string* out);
 std::string Sha256Base64(std::string_view data);
 std::string Sha256Hex(std::string_view data);
+// Lower-case hex of raw bytes.
+std::string HexEncode(std::string_view bytes);
 
 int64_t NowUnixMillis();
 // "2024-01-02T03:04:05.678+0000" as Lambda's LastModified.

@@ -52,8 +52,7 @@ void SignSigV4(const std::string& method, const std::string& path, const std::st
 // The credential scope's service of a signed request, without verifying ("" when unsigned).
 std::string SigV4Service(const HttpRequest& request);
 
-// Lower-case hex HMAC-SHA256 and the raw digest, for the signing-key chain (exposed for tests).
+// The raw HMAC-SHA256 digest, for the signing-key chain (exposed for tests).
 std::string HmacSha256(std::string_view key, std::string_view data);
-std::string HexEncode(std::string_view bytes);
 
 }  // namespace haneul
