@@ -1860,6 +1860,39 @@ Status LambdaService::InvokeAsync(const std::string& function, std::string paylo
   return Status::Ok();
 }
 
+namespace {
+// Hands the answer of an in-process invocation to a callback.
+class CallbackResponder final : public Responder {
+ public:
+  explicit CallbackResponder(std::function<void(HttpResponse)> done) : done_(std::move(done)) {}
+  void Respond(HttpResponse response) override {
+    if (responded_) return;
+    responded_ = true;
+    auto done = std::move(done_);
+    done(std::move(response));
+  }
+  bool responded() const override { return responded_; }
+
+ private:
+  std::function<void(HttpResponse)> done_;
+  bool responded_ = false;
+};
+}  // namespace
+
+void LambdaService::Invoke(const std::string& function, std::string payload,
+                           std::function<void(HttpResponse)> done, Headers headers) {
+  HttpRequest request;
+  request.method = "POST";
+  request.path = "/2015-03-31/functions/" + function + "/invocations";
+  request.target = request.path;
+  request.headers = std::move(headers);
+  request.headers.Set("X-Amz-Invocation-Type", "RequestResponse");
+  request.body = std::move(payload);
+  request.remote_address = "127.0.0.1";
+  auto responder = std::make_shared<CallbackResponder>(std::move(done));
+  impl_->Invoke(request, function, responder);
+}
+
 bool LambdaService::Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder) {
   if (request.path.starts_with(kCodeDownloadPrefix) && request.method == "GET") {
     impl_->DownloadCode(request, responder);

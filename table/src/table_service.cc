@@ -2543,4 +2543,22 @@ bool TableService::Handle(HttpRequest& request, const std::shared_ptr<Responder>
   return true;
 }
 
+// Streams: not built yet (issue 11); these answer so consumers can be written against them.
+Result<std::vector<StreamShardInfo>> TableService::StreamShards(const std::string& stream_arn) {
+  return Status::NotFound("Requested resource not found: Stream: " + stream_arn +
+                          " not found");
+}
+Result<std::vector<StreamRecord>> TableService::ReadStream(const std::string& stream_arn,
+                                                           const std::string&,
+                                                           const std::string&, size_t) {
+  return Status::NotFound("Requested resource not found: Stream: " + stream_arn +
+                          " not found");
+}
+Result<std::string> TableService::LatestSequenceNumber(const std::string& stream_arn,
+                                                       const std::string&) {
+  return Status::NotFound("Requested resource not found: Stream: " + stream_arn +
+                          " not found");
+}
+void TableService::AddStreamListener(std::function<void(const std::string&)>) {}
+
 }  // namespace haneul::table

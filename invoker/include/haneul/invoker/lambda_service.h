@@ -4,6 +4,7 @@
 // Not thread-safe: loop thread only.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -66,6 +67,15 @@ class LambdaService {
   // qualifier) from inside the server (event sources such as bucket notifications): durable when
   // it returns Ok, then delivered with the function's retry policy and destinations.
   Status InvokeAsync(const std::string& function, std::string payload);
+
+  // Invokes `function` (a name, or a full or partial ARN with an optional qualifier)
+  // synchronously (RequestResponse) from inside the server, for the gateway and poll-based
+  // event sources. `done` fires once, on the loop thread, with exactly the answer the Invoke API
+  // would give over HTTP: 200 with the function's payload (and X-Amz-Function-Error when the
+  // function failed), or Lambda's error (404 ResourceNotFoundException, 429 throttles, 413 ...)
+  // in its JSON shape. `headers` may carry X-Amz-Log-Type and X-Amz-Client-Context.
+  void Invoke(const std::string& function, std::string payload,
+              std::function<void(HttpResponse)> done, Headers headers = {});
   // The answer to a request whose body is over the endpoint's limit (never read), in Lambda's
   // shape: RequestTooLargeException for Invoke, RequestEntityTooLargeException otherwise.
   HttpResponse RequestTooLarge(const HttpRequest& request) const;

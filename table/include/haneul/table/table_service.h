@@ -9,8 +9,11 @@
 // Thread-safety: not thread-safe; call Handle on the server's event-loop thread only.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "haneul/common/event_loop.h"
 #include "haneul/common/http.h"
@@ -31,6 +34,25 @@ struct TableOptions {
   std::string account = "000000000000";
 };
 
+// One shard of a table's stream, as DescribeStream lists it.
+struct StreamShardInfo {
+  std::string shard_id;
+  std::string parent_shard_id;            // empty for the first shard
+  std::string starting_sequence_number;
+  std::string ending_sequence_number;     // empty while the shard is open
+};
+
+// One change record of a stream, as dynamodbstreams GetRecords returns it.
+struct StreamRecord {
+  std::string sequence_number;  // decimal digits, increasing within a shard
+  int64_t approximate_creation_ms = 0;
+  int64_t size_bytes = 0;
+  // The whole record object exactly as an element of GetRecords' `Records` (eventID,
+  // eventName, eventVersion, eventSource, awsRegion, dynamodb{...}, userIdentity when a TTL
+  // deletion) - what a Lambda event source mapping puts in `Records[]`, plus eventSourceARN.
+  std::string json;
+};
+
 class TableService {
  public:
   // Opens (creating if needed) the RocksDB instance at directory with every table in it.
@@ -47,6 +69,23 @@ class TableService {
   // Answers one request body for an operation name: the JSON 1.0 response (for tests, fuzzing
   // and benchmarks without HTTP).
   HttpResponse Execute(const std::string& operation, const std::string& body);
+
+  // ---- streams, for in-process consumers (Lambda event source mappings) ----------------
+  // The shards of a stream (a table's LatestStreamArn, or an older stream ARN still retained).
+  // NotFound for an unknown stream.
+  Result<std::vector<StreamShardInfo>> StreamShards(const std::string& stream_arn);
+  // Up to `limit` records of a shard after `after_sequence` ("" = from the oldest retained
+  // record, TRIM_HORIZON), in order. Unavailable when records after `after_sequence` were
+  // trimmed (older than 24 hours) so a consumer can tell it lost data.
+  Result<std::vector<StreamRecord>> ReadStream(const std::string& stream_arn,
+                                               const std::string& shard_id,
+                                               const std::string& after_sequence, size_t limit);
+  // The newest sequence number in a shard ("" when it has none): StartingPosition LATEST.
+  Result<std::string> LatestSequenceNumber(const std::string& stream_arn,
+                                           const std::string& shard_id);
+  // Called on the loop thread with a stream's ARN after writes to it are acknowledged, so a
+  // consumer can poll at once instead of on a timer. Listeners live as long as the service.
+  void AddStreamListener(std::function<void(const std::string& stream_arn)> listener);
 
  private:
   struct Impl;
