@@ -9,7 +9,8 @@ debs=(build-essential cmake ninja-build pkg-config
       libseccomp-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
       libzip-dev zlib1g-dev libzstd-dev zstd docker-registry skopeo umoci buildah
       libpugixml-dev nginx-light
-      awscli python3-boto3 python3-pytest python3 zip unzip wrk curl busybox-static chromium)
+      awscli python3-boto3 python3-pytest python3 zip unzip wrk curl busybox-static chromium
+      python3-pil)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
