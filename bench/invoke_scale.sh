@@ -9,10 +9,12 @@
 # (bench/functions/python_noop), and the echo server at the same connection counts. Cold-start
 # storm: N concurrent invokes (200; 50 with --quick) of a freshly created python function that
 # holds each environment 0.5 s, so N environments start at once; then the PSS of the idle
-# environments. serverless-offline, the other baseline, is measured by invoke_warm.sh (it serves
-# one invocation at a time per function, so its concurrency curve is flat).
+# environments. serverless-offline (serverless 3 + serverless-offline 13, the local runner most
+# developers use), the other baseline, serves the same python handler at the same connection
+# counts in the same run (HANEUL_BENCH_SKIP_OFFLINE=1 leaves it out).
 # Targets (issue #5, reported, never asserted): >= 10,000 warm invokes/s for the C++ no-op at 64
-# clients; no failed request below the limits; 1,000 idle python environments within 8 GiB
+# clients; >= 2x serverless-offline's throughput for the python handler; no failed request below
+# the limits; 1,000 idle python environments within 8 GiB
 # (~8 MB each). Fails only when something could not run. HANEUL=PATH picks the binary,
 # HANEUL_BENCH_SANDBOX the backend, HANEUL_BENCH_KEEP=1 keeps the scratch folder.
 set -euo pipefail
@@ -42,44 +44,16 @@ echo_server="$build_dir/bench/bench_echo_server"
 bootstrap="$build_dir/examples/provided-noop/bootstrap"
 python=/usr/bin/python3
 
-log() { echo "invoke_scale: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+bench_name=invoke_scale
+npm_timeout=${HANEUL_BENCH_NPM_TIMEOUT:-240}
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"  # unpinned: this one measures how far two cores go
 for tool in wrk curl zip base64 awk; do
   command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh installs it)"
 done
 for file in "$haneul" "$echo_server" "$bootstrap"; do
   [ -x "$file" ] || die "$file is missing: build the project first"
 done
-
-work=$(mktemp -d /tmp/haneul-scale.XXXXXX)
-groups=()
-cleanup() {
-  local pgid
-  for pgid in "${groups[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
-  sleep 1
-  for pgid in "${groups[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null || true; done
-  if [ "${HANEUL_BENCH_KEEP:-0}" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-start_group() {
-  local logfile=$1; shift
-  setsid "$@" >"$logfile" 2>&1 </dev/null &
-  started_pid=$!
-  disown "$started_pid"  # no "Killed" notices from the cleanup
-  groups+=("$started_pid")
-}
-wait_for_port() {
-  local logfile=$1 pid=$2 i line
-  for i in $(seq 600); do
-    line=$(grep -Eo 'listening on http://127\.0\.0\.1:[0-9]+' "$logfile" 2>/dev/null | head -1 || true)
-    if [ -n "$line" ]; then echo "${line##*:}"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || { sed 's/^/    /' "$logfile" >&2; return 1; }
-    sleep 0.05
-  done
-  return 1
-}
-field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 
 start_group "$work/echo.log" "$echo_server" --port 0
 echo_port=$(wait_for_port "$work/echo.log" "$started_pid") || die "bench_echo_server did not start"
@@ -113,8 +87,16 @@ create scale-cpp provided.al2023 bootstrap "$work/cpp.zip" "$memory_mb"
 create scale-python python3.12 app.handler "$work/python.zip" "$memory_mb"
 create scale-storm python3.12 app.handler "$work/sleep.zip" 128
 
+offline=0
+if start_serverless_offline "$here/functions/python_noop/app.py"; then
+  offline=1
+else
+  log "serverless-offline is left out: $sls_skip_reason"
+fi
+
 results=()
 failed_requests=0
+declare -A throughput
 run() {  # LABEL URL CONNECTIONS
   local out="$work/wrk-$1-$3.txt" line
   wrk -t"$(( $3 < 2 ? 1 : 2 ))" -c"$3" -d"${duration}s" --latency --timeout 10s -s "$here/invoke.lua" "$2" >"$out" 2>&1 || true
@@ -122,6 +104,7 @@ run() {  # LABEL URL CONNECTIONS
   [ -n "$line" ] || { sed 's/^/    /' "$out" >&2; die "wrk failed for $1 at $3 connections"; }
   local errors=$(( $(field status_errors "$line") + $(field socket_errors "$line") ))
   failed_requests=$((failed_requests + errors))
+  throughput[$1-$3]=$(field rps "$line")
   results+=("$(printf '%-14s %5s %10.0f %10.3f %10.3f %7s' "$1" "$3" "$(field rps "$line")" \
     "$(awk -v u="$(field p50_us "$line")" 'BEGIN{print u/1000}')" \
     "$(awk -v u="$(field p99_us "$line")" 'BEGIN{print u/1000}')" "$errors")")
@@ -134,6 +117,10 @@ for c in "${connections[@]}"; do
   run haneul_cpp "$endpoint/2015-03-31/functions/scale-cpp/invocations" "$c"
   wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d2s --timeout 10s -s "$here/invoke.lua" "$endpoint/2015-03-31/functions/scale-python/invocations" >/dev/null 2>&1 || true
   run haneul_python "$endpoint/2015-03-31/functions/scale-python/invocations" "$c"
+  if [ "$offline" = 1 ]; then
+    wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d1s --timeout 10s -s "$here/invoke.lua" "$sls_url" >/dev/null 2>&1 || true
+    run offline_python "$sls_url" "$c"
+  fi
 done
 
 log "cold-start storm: $storm concurrent invokes of a new function"
@@ -150,3 +137,15 @@ echo "  $(field seconds "$storm_line") s wall, $(field ok "$storm_line") ok, $(f
 echo "memory per idle python environment (PSS): $(sed -E 's/.*pss_mb_per_env=([0-9.na]+).*/\1/' <<<"$storm_line") MB" \
      "over $(field environments "$storm_line") environments (target: 1,000 within 8 GiB, ~8 MB each)"
 echo "failed requests in the wrk runs: $failed_requests"
+echo
+echo "ratios (same run):"
+for c in "${connections[@]}"; do
+  line="  $c conn: haneul C++ / echo $(ratio "${throughput[haneul_cpp-$c]:-}" "${throughput[echo-$c]:-}")"
+  if [ "$offline" = 1 ]; then
+    line+=", haneul python / serverless-offline $(ratio "${throughput[haneul_python-$c]:-}" "${throughput[offline_python-$c]:-}")"
+  fi
+  echo "$line"
+done
+[ "$offline" = 1 ] || echo "  (serverless-offline left out: $sls_skip_reason)"
+echo "targets: C++ no-op at 64 conn ${throughput[haneul_cpp-64]:-n/a}/s (>= 10000)$([ "$offline" = 1 ] &&
+  echo "; python at 64 conn $(ratio "${throughput[haneul_python-64]:-}" "${throughput[offline_python-64]:-}")x serverless-offline (>= 2)")"

@@ -55,11 +55,11 @@ echo_server="$build_dir/bench/bench_echo_server"
 bootstrap="$build_dir/examples/provided-noop/bootstrap"
 python_function="$here/functions/python_noop/app.py"
 system_python=/usr/bin/python3  # the interpreter haneul's python runtime runs on
-sls_source="$here/serverless-offline"
-sls_dir="$here/.serverless-offline"
 
-log() { echo "invoke_warm: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+bench_name=invoke_warm
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+bench_pin
 
 for tool in wrk curl zip base64 awk; do
   command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh installs it)"
@@ -68,71 +68,6 @@ for file in "$haneul" "$echo_server" "$bootstrap"; do
   [ -x "$file" ] || die "$file is missing: build the project first (cmake --build $build_dir)"
 done
 [ -x "$system_python" ] || die "$system_python is missing"
-
-work=$(mktemp -d /tmp/haneul-bench.XXXXXX)
-process_groups=()  # each started with setsid: its id is its process group's
-cleanup() {
-  local pgid i
-  for pgid in "${process_groups[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
-  for i in $(seq 30); do
-    local alive=0
-    for pgid in "${process_groups[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pgid in "${process_groups[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null || true; done
-  if [ "${HANEUL_BENCH_KEEP:-0}" = 1 ]; then
-    log "kept logs and wrk outputs in $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-# Placement: every server under test (and what it spawns) on CPU 1, wrk on CPU 0, the same for
-# baselines and haneul. Unpinned, the scheduler sometimes puts wrk and a server on one CPU and
-# sometimes not, which moved the echo baseline between 20 and 60 us from run to run. Set
-# HANEUL_BENCH_PIN=0 to run unpinned.
-pin_server=() pin_client=()
-if [ "${HANEUL_BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 1) pin_client=(taskset -c 0)
-  placement="servers pinned to CPU 1, wrk to CPU 0"
-else
-  placement="unpinned"
-fi
-
-# Starts "$@" in a session of its own, logging to $1's log file; sets $started_pid.
-start_group() {
-  local logfile=$1; shift
-  setsid "${pin_server[@]}" "$@" >"$logfile" 2>&1 </dev/null &
-  started_pid=$!
-  process_groups+=("$started_pid")
-}
-
-# Waits until logfile shows "listening on http://127.0.0.1:PORT" (or pattern $3) and prints PORT.
-wait_for_port() {
-  local logfile=$1 pid=$2 pattern=${3:-'listening on http://127\.0\.0\.1:[0-9]+'} seconds=${4:-30}
-  local i line
-  for i in $(seq $((seconds * 20))); do
-    line=$(grep -Eo "$pattern" "$logfile" 2>/dev/null | head -1 || true)
-    if [ -n "$line" ]; then echo "${line##*:}"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || { sed 's/^/    /' "$logfile" >&2; return 1; }
-    sleep 0.05
-  done
-  sed 's/^/    /' "$logfile" >&2
-  return 1
-}
-
-free_port() {
-  "$system_python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() {
-  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a";
-                                   else if (a / b < 0.1) printf "%.3f", a / b; else printf "%.2f", a / b }'
-}
-ms() { awk -v us="$1" 'BEGIN { if (us == "") print "n/a"; else printf "%.3f", us / 1000 }'; }
 
 # ---------------------------------------------------------------- wrk measurements
 declare -A p50 p99 rps errors skipped
@@ -150,7 +85,6 @@ run_wrk() {
     return 1
   fi
 }
-field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 
 # measure LABEL URL: warm-up at 16 connections (so every environment it needs exists), then
 # latency at 1 connection and throughput at 16.
@@ -206,53 +140,6 @@ invoke_check() {
   fi
 }
 
-# ---------------------------------------------------------------- serverless-offline
-sls_skip_reason=""
-start_serverless_offline() {
-  if [ "${HANEUL_BENCH_SKIP_OFFLINE:-0}" = 1 ]; then
-    sls_skip_reason="HANEUL_BENCH_SKIP_OFFLINE=1 was set"; return 1
-  fi
-  command -v npm >/dev/null || { sls_skip_reason="npm is not installed"; return 1; }
-  command -v node >/dev/null || { sls_skip_reason="node is not installed"; return 1; }
-  mkdir -p "$sls_dir"
-  if ! cmp -s "$sls_source/package.json" "$sls_dir/package.json" ||
-     [ ! -x "$sls_dir/node_modules/.bin/serverless" ] ||
-     [ ! -d "$sls_dir/node_modules/serverless-offline" ]; then
-    log "installing serverless@3 and serverless-offline@13 into $sls_dir (npm, at most ${npm_timeout} s)"
-    cp "$sls_source/package.json" "$sls_dir/package.json"
-    rm -f "$sls_dir/package-lock.json"
-    if ! (cd "$sls_dir" && timeout "$npm_timeout" npm install --no-audit --no-fund \
-            --loglevel=error >"$work/npm.log" 2>&1); then
-      sed 's/^/    /' "$work/npm.log" | tail -20 >&2
-      rm -f "$sls_dir/package.json"  # so that the next run tries again
-      sls_skip_reason="npm install of serverless@3 / serverless-offline@13 failed or took over ${npm_timeout} s"
-      return 1
-    fi
-  fi
-  cp "$sls_source/serverless.yml" "$python_function" "$sls_dir/"
-  # serverless-offline runs `python3` from PATH; make that Debian's, the one haneul runs.
-  mkdir -p "$work/python-bin"
-  ln -sf "$system_python" "$work/python-bin/python3"
-  local lambda_port http_port websocket_port alb_port
-  lambda_port=$(free_port) http_port=$(free_port) websocket_port=$(free_port) alb_port=$(free_port)
-  # Serverless v3 without network: no telemetry, no update notifications, no interactive setup.
-  start_group "$work/serverless-offline.log" env -C "$sls_dir" \
-    PATH="$work/python-bin:$PATH" SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
-    SLS_DEPRECATION_DISABLE='*' SLS_INTERACTIVE_SETUP_DISABLE=1 CI=1 \
-    node_modules/.bin/serverless offline start --host 127.0.0.1 --lambdaPort "$lambda_port" \
-    --httpPort "$http_port" --websocketPort "$websocket_port" --albPort "$alb_port"
-  if ! sls_port=$(wait_for_port "$work/serverless-offline.log" "$started_pid" \
-                  'Offline \[http for lambda\] listening on http://127\.0\.0\.1:[0-9]+' 60); then
-    sls_skip_reason="serverless-offline did not start (its log is above)"
-    return 1
-  fi
-  sls_url="http://127.0.0.1:$sls_port/2015-03-31/functions/haneul-bench-dev-noop/invocations"
-  if [ "$(curl -sS -X POST --data-binary '{}' "$sls_url" || true)" != "{}" ]; then
-    sls_skip_reason="serverless-offline did not answer {} to the first invoke"
-    return 1
-  fi
-}
-
 # ---------------------------------------------------------------- the run
 log "mode: $mode; build: $build_dir"
 load_at_start=$(cut -d' ' -f1 /proc/loadavg)
@@ -291,7 +178,7 @@ else
   failures+=("haneul python no-op could not be deployed or invoked")
 fi
 
-if start_serverless_offline; then
+if start_serverless_offline "$python_function"; then
   measure offline_python "$sls_url" || sls_skip_reason="wrk failed against serverless-offline"
 fi
 [ -n "$sls_skip_reason" ] && skipped[offline_python]=$sls_skip_reason
