@@ -13,14 +13,21 @@
 //           touch shared state: it only makes syscalls on what was prepared. (It also shares the
 //           refill thread's TLS, errno included: a failure's errno may be misreported if the
 //           refill thread fails a call at the same instant; nothing else is shared.)
-//   slot:   joins its cgroup; hostname; loopback up and the Runtime API socket at 127.0.0.1:9001,
-//           sent to the parent over a socketpair; root tmpfs with /usr, /etc bits and /dev; writes
-//           a {kReady, 0} record to its report pipe and blocks reading its `go` pipe.
+//   slot:   joins its cgroup (whose limits are already those of the last start); hostname;
+//           loopback up, the Runtime API socket at 127.0.0.1:9001 (and the services' at :4747)
+//           sent to the parent over a socketpair; root tmpfs with /usr, /etc bits, /dev, /tmp of
+//           the default size and /proc; pivot_root into it and detach the old root (which may
+//           wait for an RCU grace period: never on a start); read-only root; no_new_privs, empty
+//           bounding set, and the seccomp profile but for the mount syscalls still to come;
+//           writes a {kReady, 0} record to its report pipe and blocks reading its `go` pipe.
 //   Start:  (loop thread) fills in the function's part of the slot's plan (program, environment,
-//           code and runtimes folders, /tmp size), applies the cgroup limits, writes `go`.
-//   slot:   binds /var/task and /var/runtime read-only, mounts /tmp, pivot_root, /proc, read-only
-//           root, stdio, drops privileges, seccomp, execve. A failure is written as {stage, errno}
-//           to the close-on-exec report pipe, and the child exits.
+//           /tmp size), writes the cgroup limits if they differ, sends the function's folders
+//           (code and runtimes, or an image's rootfs) as detached read-only mounts (open_tree),
+//           writes `go`.
+//   slot:   moves the folders to /var/task and /var/runtime (an image: builds its overlay root
+//           and pivots into it), resizes /tmp if needed, stdio, drops uid/gid and capabilities,
+//           the rest of the seccomp profile, execve. A failure is written as {stage, errno} to
+//           the close-on-exec report pipe, and the child exits.
 //   Start:  reads the report pipe: end-of-file means the program runs.
 // With ready_slots 0 (or when every slot is taken), Start makes a slot itself, then uses it.
 #include "namespace/namespace_sandbox.h"
@@ -48,6 +55,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <cstring>
 #include <filesystem>
@@ -63,6 +71,9 @@ namespace haneul::sandbox {
 namespace {
 
 constexpr int kRuntimeApiPort = 9001;
+// Where the bundled services (S3, DynamoDB, Lambda, ...) answer inside a private network: the
+// invoker serves this socket too, so a handler's SDK reaches them with no network of its own.
+constexpr int kServicesPort = 4747;
 constexpr size_t kChildStackBytes = 1 << 20;
 
 enum Stage : int {
@@ -116,6 +127,10 @@ struct RootFile {
   std::string content;
 };
 
+bool SameLimits(const CgroupLimits& a, const CgroupLimits& b) {
+  return a.memory_bytes == b.memory_bytes && a.pids == b.pids && a.memory_mb == b.memory_mb;
+}
+
 // A read-only bind mount: host path, and the target inside the new root (absolute host path).
 struct Bind {
   std::string source;
@@ -139,10 +154,17 @@ struct ChildPlan {
   std::vector<std::pair<std::string, std::string>> symlinks;    // target, link path
   std::vector<RootFile> files;                                  // absolute paths
   std::vector<Bind> binds;                                      // read-only binds (host parts)
-  std::vector<Bind> function_binds;  // read-only binds of the function's folders, after `go`
-  // Image functions, after `go`: a tmpfs at image_base holding the overlay's upper and work
-  // folders, the overlay (lower: the image's rootfs) at root, then the image_directories.
+  // /tmp's options while the slot waits; a function with another EphemeralStorage remounts it.
+  std::string tmp_default_options;
+  // After `go` (paths inside the slot's root, which is already pivoted): a zip function's code
+  // and runtimes trees arrive as two detached read-only mounts over the socket and are moved to
+  // /var/task and /var/runtime. An image arrives as one (its rootfs), moved to image_lower; a
+  // tmpfs at image_base holds the overlay's upper and work folders, the overlay goes at
+  // image_root, which gets the image_directories, /dev, /tmp and /proc and becomes the root.
+  bool image = false;
   std::string image_base;
+  std::string image_lower;
+  std::string image_root;
   std::string image_overlay_options;
   std::vector<std::string> image_directories;  // made (if missing) in the overlay
   std::string working_directory = "/var/task";
@@ -150,7 +172,10 @@ struct ChildPlan {
   std::vector<std::pair<std::string, std::string>> dev_links;   // target, link path
   std::string hostname = "sandbox";
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to write "0" into
-  const std::vector<sock_filter>* seccomp = nullptr;
+  // The seccomp profile in two parts: most of it loaded while the slot waits, the rest (the
+  // mount syscalls the start still makes) right before exec.
+  const std::vector<sock_filter>* seccomp_waiting = nullptr;
+  const std::vector<sock_filter>* seccomp_start = nullptr;
   int last_capability = 40;
   uid_t uid = 993;
   gid_t gid = 990;
@@ -256,19 +281,24 @@ int ChildMain(void* argument) {
 
   // The Runtime API socket lives in this namespace; the invoker serves it, no proxy in between.
   // On the host's network, a free port (9001 would clash between environments).
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(plan.host_network ? 0 : kRuntimeApiPort);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      listen(listener, 64) != 0) {
-    Fail(plan, kListen);
+  // In a private network the bundled services get a socket of their own beside it; on the
+  // host's network the worker reaches the server's own endpoint.
+  for (int port : {plan.host_network ? 0 : kRuntimeApiPort, plan.host_network ? -1 : kServicesPort}) {
+    if (port < 0) continue;
+    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        listen(listener, 64) != 0) {
+      Fail(plan, kListen);
+    }
+    if (!SendDescriptor(plan.socket_write, listener)) Fail(plan, kSendSocket);
+    close(listener);
   }
-  if (!SendDescriptor(plan.socket_write, listener)) Fail(plan, kSendSocket);
-  close(listener);
 
   // Mounts made from here on stay in this mount namespace.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Fail(plan, kMountPrivate);
@@ -295,6 +325,35 @@ int ChildMain(void* argument) {
     if (!BindReadOnly(bind.source.c_str(), bind.target.c_str())) Fail(plan, kMountUsr);
   }
   MountDev(plan);
+  if (mount("tmpfs", plan.tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+            plan.tmp_default_options.c_str()) != 0) {
+    Fail(plan, kMountTmp);
+  }
+  // A /proc of this pid namespace: the worker sees its own processes only.
+  if (mount("proc", plan.proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    Fail(plan, kMountProc);
+  }
+  // pivot_root, not chroot: the old root is detached entirely, so no path leads back to it. Done
+  // while waiting: detaching the old root may wait for an RCU grace period (milliseconds on a
+  // loaded host), which a start must not pay. The function's folders come as mounts (below).
+  if (syscall(SYS_pivot_root, plan.root.c_str(), plan.old_root.c_str()) != 0) Fail(plan, kPivotRoot);
+  if (chdir("/") != 0) Fail(plan, kPivotRoot);
+  if (umount2("/.old", MNT_DETACH) != 0) Fail(plan, kPivotRoot);
+  rmdir("/.old");
+  if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+    Fail(plan, kRootReadOnly);
+  }
+  // What of the privilege drop and the seccomp profile does not stand in the start's way, now:
+  // no_new_privs and empty bounding and ambient sets (this process keeps its effective
+  // capabilities for the mounts to come), and the profile but for those mounts' syscalls.
+  if (int error = DropBoundingSetWithoutAllocating(plan.last_capability)) {
+    errno = error;
+    Fail(plan, kPrivileges);
+  }
+  if (int error = LoadSeccompProgram(*plan.seccomp_waiting)) {
+    errno = error;
+    Fail(plan, kSeccomp);
+  }
 
   // Ready: everything above is the same for every function. Wait for this slot's function.
   ChildError ready{kReady, 0};
@@ -307,48 +366,66 @@ int ChildMain(void* argument) {
   if (got != 1) _exit(0);  // the slot was discarded (the parent closed `go`)
   close(plan.go_read);
 
-  if (!plan.image_base.empty()) {
+  if (!plan.image) {
+    int code = ReceiveDescriptor(plan.socket_write);
+    int runtimes = ReceiveDescriptor(plan.socket_write);
+    if (code < 0 || move_mount(code, "", AT_FDCWD, "/var/task", MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      Fail(plan, kMountCode);
+    }
+    if (runtimes < 0 ||
+        move_mount(runtimes, "", AT_FDCWD, "/var/runtime", MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      Fail(plan, kMountRuntimes);
+    }
+    close(code);
+    close(runtimes);
+    if (plan.tmp_options != plan.tmp_default_options &&
+        mount(nullptr, "/tmp", nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV,
+              plan.tmp_options.c_str()) != 0) {
+      Fail(plan, kMountTmp);
+    }
+  } else {
     // The image's root: an overlay whose upper layer is this worker's own tmpfs, so the shared
     // unpacked image is never written (and is read-only in the end like the rest of the root).
+    int lower = ReceiveDescriptor(plan.socket_write);
+    if (lower < 0) Fail(plan, kMountImage);
     if (mount("tmpfs", plan.image_base.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0755") !=
         0) {
       Fail(plan, kMountImage);
     }
-    for (size_t i = 0; i < 3; ++i) {
+    for (size_t i = 0; i < 4; ++i) {
       if (mkdir(plan.image_directories[i].c_str(), 0755) != 0) Fail(plan, kMountImage);
     }
-    if (mount("overlay", plan.root.c_str(), "overlay", MS_NOSUID | MS_NODEV,
+    if (move_mount(lower, "", AT_FDCWD, plan.image_lower.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      Fail(plan, kMountImage);
+    }
+    close(lower);
+    if (mount("overlay", plan.image_root.c_str(), "overlay", MS_NOSUID | MS_NODEV,
               plan.image_overlay_options.c_str()) != 0) {
       Fail(plan, kMountImage);
     }
-    for (size_t i = 3; i < plan.image_directories.size(); ++i) {
+    for (size_t i = 4; i < plan.image_directories.size(); ++i) {
       if (mkdir(plan.image_directories[i].c_str(), 0755) != 0 && errno != EEXIST) {
         Fail(plan, kMountImage);
       }
     }
     MountDev(plan);
-  }
-  for (const auto& bind : plan.function_binds) {
-    if (!BindReadOnly(bind.source.c_str(), bind.target.c_str())) {
-      Fail(plan, bind.target.ends_with("/var/task") ? kMountCode : kMountRuntimes);
+    if (mount("tmpfs", plan.tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, plan.tmp_options.c_str()) !=
+        0) {
+      Fail(plan, kMountTmp);
     }
-  }
-  if (mount("tmpfs", plan.tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, plan.tmp_options.c_str()) !=
-      0) {
-    Fail(plan, kMountTmp);
-  }
-
-  // pivot_root, not chroot: the old root is detached entirely, so no path leads back to it.
-  if (syscall(SYS_pivot_root, plan.root.c_str(), plan.old_root.c_str()) != 0) Fail(plan, kPivotRoot);
-  if (chdir("/") != 0) Fail(plan, kPivotRoot);
-  if (umount2("/.old", MNT_DETACH) != 0) Fail(plan, kPivotRoot);
-  rmdir("/.old");
-  // A /proc of this pid namespace: the worker sees its own processes only.
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-    Fail(plan, kMountProc);
-  }
-  if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
-    Fail(plan, kRootReadOnly);
+    if (mount("proc", plan.proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+      Fail(plan, kMountProc);
+    }
+    // The overlay becomes the root; the slot's root (and the image's lower mount under it) is
+    // detached, kept alive only by the overlay's own references.
+    if (chdir(plan.image_root.c_str()) != 0) Fail(plan, kPivotRoot);
+    if (syscall(SYS_pivot_root, ".", ".") != 0) Fail(plan, kPivotRoot);
+    if (umount2(".", MNT_DETACH) != 0) Fail(plan, kPivotRoot);
+    if (chdir("/") != 0) Fail(plan, kPivotRoot);
+    if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) !=
+        0) {
+      Fail(plan, kRootReadOnly);
+    }
   }
 
   int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -359,7 +436,7 @@ int ChildMain(void* argument) {
   if (chdir(plan.working_directory.c_str()) != 0) Fail(plan, kChdir);
   // Nothing of the server's reaches the handler: every other descriptor closes at exec.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (int error = DropPrivilegesWithoutAllocating(plan.uid, plan.gid, plan.last_capability)) {
+  if (int error = DropIdentityWithoutAllocating(plan.uid, plan.gid)) {
     errno = error;
     Fail(plan, kPrivileges);
   }
@@ -367,7 +444,7 @@ int ChildMain(void* argument) {
   // as long as the sandbox), so a SIGKILLed server leaves no workers running. After the
   // privilege drop: a change of credentials clears the setting.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(plan, kPrivileges);
-  if (int error = LoadSeccompProgram(*plan.seccomp)) {
+  if (int error = LoadSeccompProgram(*plan.seccomp_start)) {
     errno = error;
     Fail(plan, kSeccomp);
   }
@@ -378,12 +455,13 @@ int ChildMain(void* argument) {
 class NamespaceWorker : public Worker {
  public:
   NamespaceWorker(pid_t pid, int stdout_fd, int stderr_fd, int exit_fd, int listen_fd,
-                  std::unique_ptr<Cgroup> cgroup)
+                  int services_fd, std::unique_ptr<Cgroup> cgroup)
       : pid_(pid),
         stdout_fd_(stdout_fd),
         stderr_fd_(stderr_fd),
         exit_fd_(exit_fd),
         listen_fd_(listen_fd),
+        services_fd_(services_fd),
         cgroup_(std::move(cgroup)) {
     auto count = cgroup_->OomKillCount();
     oom_baseline_ = count.ok() ? *count : 0;
@@ -403,6 +481,7 @@ class NamespaceWorker : public Worker {
     close(stderr_fd_);
     if (exit_fd_ >= 0) close(exit_fd_);
     close(listen_fd_);
+    if (services_fd_ >= 0) close(services_fd_);
   }
 
   pid_t pid() const override { return pid_; }
@@ -410,6 +489,7 @@ class NamespaceWorker : public Worker {
   int stderr_fd() const override { return stderr_fd_; }
   int exit_fd() const override { return exit_fd_; }
   int runtime_api_fd() const override { return listen_fd_; }
+  int services_fd() const override { return services_fd_; }
 
   void Kill() override {
     // Thaws first (a frozen task ignores SIGKILL until thawed), then kills every task; killing
@@ -457,6 +537,7 @@ class NamespaceWorker : public Worker {
   int stderr_fd_;
   int exit_fd_;
   int listen_fd_;
+  int services_fd_;
   std::unique_ptr<Cgroup> cgroup_;
   uint64_t oom_baseline_ = 0;
   bool reaped_ = false;
@@ -502,7 +583,7 @@ struct Slot {
       waitpid(pid, &ignored, 0);
     }
     if (stack != nullptr) munmap(stack, kChildStackBytes);
-    CloseAll({go_write, report_read, out_read, err_read, listen_fd});
+    CloseAll({go_write, report_read, out_read, err_read, listen_fd, services_fd, channel});
     if (cgroup) {
       (void)cgroup->KillAll();
       (void)cgroup->Destroy();
@@ -517,14 +598,17 @@ struct Slot {
   int out_read = -1;
   int err_read = -1;
   int listen_fd = -1;
+  int services_fd = -1;  // -1 on the host's network
+  int channel = -1;      // unix socket to the child: the function's folders as mounts
   int runtime_api_port = 0;
   std::unique_ptr<Cgroup> cgroup;
+  std::optional<CgroupLimits> applied;  // the limits already written to the cgroup
 };
 
 class NamespaceSandbox : public Sandbox {
  public:
   NamespaceSandbox(const SandboxOptions& options, std::unique_ptr<CgroupManager> cgroups,
-                   std::vector<sock_filter> seccomp)
+                   SeccompStages seccomp)
       : options_(options),
         cgroups_(std::move(cgroups)),
         seccomp_(std::move(seccomp)),
@@ -543,6 +627,7 @@ class NamespaceSandbox : public Sandbox {
     ready_.clear();  // kills and reaps the waiting children
   }
 
+  bool private_network() const override { return !options_.host_network; }
   std::string name() const override { return "namespace"; }
   std::string task_root(const std::string&) const override { return "/var/task"; }
   std::string runtime_root(const std::string&) const override { return "/var/runtime"; }
@@ -571,7 +656,27 @@ class NamespaceSandbox : public Sandbox {
     limits.memory_bytes = spec.memory_limit_bytes;
     limits.memory_mb = spec.memory_mb;
     limits.pids = 1024;
-    HANEUL_RETURN_IF_ERROR(ready.cgroup->Apply(limits));
+    // Slots are made with the last start's limits already written (six cgroup files on v1,
+    // ~0.3 ms): a run of starts of the same MemorySize writes none.
+    if (!ready.applied || !SameLimits(*ready.applied, limits)) {
+      HANEUL_RETURN_IF_ERROR(ready.cgroup->Apply(limits));
+    }
+    {
+      std::lock_guard lock(mutex_);
+      last_limits_ = limits;
+    }
+    // The function's folders, as detached read-only mounts the child moves into its root.
+    std::vector<std::string> trees = spec.rootfs.empty()
+                                         ? std::vector<std::string>{spec.code_directory,
+                                                                    spec.runtimes_directory}
+                                         : std::vector<std::string>{spec.rootfs};
+    for (const std::string& tree : trees) {
+      auto fd = DetachedReadOnlyTree(tree);
+      if (!fd.ok()) return fd.status().WithContext("sandbox start failed");
+      bool sent = SendDescriptor(ready.channel, *fd);
+      close(*fd);
+      if (!sent) return Status::FromErrno("handing the function's folders to a sandbox slot");
+    }
 
     // The child reads the plan only after this byte: the write orders the stores above before it.
     char go = 'g';
@@ -603,10 +708,10 @@ class NamespaceSandbox : public Sandbox {
     ready.report_read = -1;
     int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, ready.pid, 0));
     auto worker = std::unique_ptr<Worker>(new NamespaceWorker(
-        ready.pid, ready.out_read, ready.err_read, exit_fd, ready.listen_fd,
+        ready.pid, ready.out_read, ready.err_read, exit_fd, ready.listen_fd, ready.services_fd,
         std::move(ready.cgroup)));
     ready.pid = -1;
-    ready.out_read = ready.err_read = ready.listen_fd = -1;
+    ready.out_read = ready.err_read = ready.listen_fd = ready.services_fd = -1;
     return worker;
   }
 
@@ -656,10 +761,17 @@ class NamespaceSandbox : public Sandbox {
     auto cgroup = cgroups_->Create(SlotCgroupName(getpid(), number));
     if (!cgroup.ok()) return cgroup.status();
     slot->cgroup = std::move(*cgroup);
+    std::optional<CgroupLimits> likely;
+    {
+      std::lock_guard lock(mutex_);
+      likely = last_limits_;
+    }
+    if (likely && slot->cgroup->Apply(*likely).ok()) slot->applied = likely;
     slot->plan = template_;
     ChildPlan& plan = slot->plan;
     plan.cgroup_procs = slot->cgroup->ProcsFiles();
-    plan.seccomp = &seccomp_;
+    plan.seccomp_waiting = &seccomp_.waiting;
+    plan.seccomp_start = &seccomp_.start;
     plan.last_capability = last_capability_;
 
     int out[2], err[2], report[2], go[2], channel[2];
@@ -676,7 +788,7 @@ class NamespaceSandbox : public Sandbox {
       CloseAll({out[0], out[1], err[0], err[1], report[0], report[1]});
       return Status::FromErrno("pipe");
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
       CloseAll({out[0], out[1], err[0], err[1], report[0], report[1], go[0], go[1]});
       return Status::FromErrno("socketpair");
     }
@@ -727,8 +839,12 @@ class NamespaceSandbox : public Sandbox {
       return Status::Internal("sandbox slot ended before it was ready");
     }
     slot->listen_fd = ReceiveDescriptor(channel[0]);
-    close(channel[0]);
+    if (!options_.host_network) slot->services_fd = ReceiveDescriptor(channel[0]);
+    slot->channel = channel[0];  // the function's folders go this way at `go`
     if (slot->listen_fd < 0) return Status::Internal("no Runtime API socket from the worker");
+    if (!options_.host_network && slot->services_fd < 0) {
+      return Status::Internal("no services socket from the worker");
+    }
     sockaddr_in bound{};
     socklen_t length = sizeof(bound);
     if (getsockname(slot->listen_fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
@@ -753,9 +869,10 @@ class NamespaceSandbox : public Sandbox {
     plan->tmp = root + "/tmp";
     plan->dev = root + "/dev";
     plan->proc = root + "/proc";
+    plan->tmp_default_options = "size=" + std::to_string(uint64_t{512} << 20) + ",mode=1777";
     for (const char* directory : {"/usr", "/etc", "/var", "/var/task", "/var/runtime", "/opt",
                                   "/tmp", "/proc", "/dev", "/.old", "/etc/ssl",
-                                  "/etc/alternatives", "/home"}) {
+                                  "/etc/alternatives", "/home", "/.image"}) {
       plan->directories.push_back(root + directory);
     }
     // Debian 12 is merged-/usr: /bin, /lib, /lib64 and /sbin are links into /usr.
@@ -807,25 +924,22 @@ class NamespaceSandbox : public Sandbox {
     plan->tmp_options = "size=" + std::to_string(tmp_bytes) + ",mode=1777";
     plan->working_directory =
         spec.working_directory.empty() ? "/var/task" : spec.working_directory;
-    if (spec.rootfs.empty()) {
-      plan->function_binds = {{spec.code_directory, plan->root + "/var/task", true},
-                              {spec.runtimes_directory, plan->root + "/var/runtime", true}};
-      return;
-    }
-    // An image: the root is an overlay of its rootfs at image_mountpoint (see ChildMain).
-    const std::string& base = options_.image_mountpoint;
+    plan->image = !spec.rootfs.empty();
+    if (!plan->image) return;
+    // An image: the root becomes an overlay of its rootfs (see ChildMain). Paths inside the
+    // slot's (pivoted) root.
+    const std::string base = "/.image";
     const std::string root = base + "/root";
     plan->image_base = base;
-    plan->image_overlay_options = "lowerdir=" + spec.rootfs + ",upperdir=" + base +
+    plan->image_lower = base + "/lower";
+    plan->image_root = root;
+    plan->image_overlay_options = "lowerdir=" + plan->image_lower + ",upperdir=" + base +
                                   "/upper,workdir=" + base + "/work";
-    plan->image_directories = {base + "/upper", base + "/work", root};
-    for (const char* directory : {"/tmp", "/dev", "/proc", "/.old", "/var", "/var/task",
-                                  "/var/runtime", "/opt", "/etc"}) {
+    plan->image_directories = {base + "/upper", base + "/work", plan->image_lower, root};
+    for (const char* directory : {"/tmp", "/dev", "/proc", "/var", "/var/task", "/var/runtime",
+                                  "/opt", "/etc"}) {
       plan->image_directories.push_back(root + directory);
     }
-    plan->function_binds.clear();
-    plan->root = root;
-    plan->old_root = root + "/.old";
     plan->tmp = root + "/tmp";
     plan->dev = root + "/dev";
     plan->proc = root + "/proc";
@@ -839,9 +953,26 @@ class NamespaceSandbox : public Sandbox {
                        {"/proc/self/fd/2", root + "/dev/stderr"}};
   }
 
+  // A detached, read-only copy of the host folder `path` (open_tree), for a waiting slot to
+  // mount inside its already pivoted root.
+  static Result<int> DetachedReadOnlyTree(const std::string& path) {
+    int fd = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, path.c_str(),
+                                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (fd < 0) return Status::FromErrno("open_tree " + path);
+    mount_attr attributes{};
+    attributes.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attributes,
+                sizeof(attributes)) != 0) {
+      Status status = Status::FromErrno("mount_setattr " + path);
+      close(fd);
+      return status;
+    }
+    return fd;
+  }
+
   SandboxOptions options_;
   std::unique_ptr<CgroupManager> cgroups_;  // used by MakeSlot only (one thread at a time)
-  std::vector<sock_filter> seccomp_;        // compiled once; every worker loads it
+  SeccompStages seccomp_;                   // compiled once; every worker loads both parts
   int last_capability_;
   ChildPlan template_;  // the host part, copied into each slot
 
@@ -851,6 +982,7 @@ class NamespaceSandbox : public Sandbox {
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Slot>> ready_;
   bool stopping_ = false;
+  std::optional<CgroupLimits> last_limits_;  // the last start's, written ahead into new slots
   std::thread refill_;  // last: started after everything it uses
 };
 
@@ -870,7 +1002,7 @@ Result<std::unique_ptr<Sandbox>> MakeNamespaceSandbox(const SandboxOptions& opti
     return Status::InvalidArgument("the sandbox user must not be root (uid and gid 0)");
   }
   RemoveStaleSlotCgroups(**cgroups);
-  auto seccomp = BuildSeccompProgram();
+  auto seccomp = BuildSeccompStages();
   if (!seccomp.ok()) return seccomp.status().WithContext("namespace sandbox seccomp profile");
   return std::unique_ptr<Sandbox>(
       std::make_unique<NamespaceSandbox>(options, std::move(*cgroups), std::move(*seccomp)));

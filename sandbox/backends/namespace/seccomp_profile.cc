@@ -37,6 +37,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace haneul::sandbox {
 namespace {
@@ -261,8 +262,23 @@ Status FromSeccomp(int negative_errno, std::string_view context) {
   return Status::FromErrno(context, -negative_errno);
 }
 
-Status AddDeniedSyscalls(scmp_filter_ctx context) {
+// The denied syscalls a sandbox slot still makes after it was handed its function (moving the
+// function's folders in, /tmp's size, an image's overlay root), so the filter is split there.
+constexpr const char* kStartSyscalls[] = {"mount", "umount2", "move_mount", "pivot_root"};
+
+bool IsStartSyscall(const char* name) {
+  for (const char* start : kStartSyscalls) {
+    if (std::string_view(start) == name) return true;
+  }
+  return false;
+}
+
+enum class FilterPart { kAll, kWaiting, kStart };
+
+Status AddDeniedSyscalls(scmp_filter_ctx context, FilterPart part = FilterPart::kAll) {
   for (const DeniedSyscall& denied : kDeniedSyscalls) {
+    if (part == FilterPart::kWaiting && IsStartSyscall(denied.name)) continue;
+    if (part == FilterPart::kStart && !IsStartSyscall(denied.name)) continue;
     // A negative number is a libseccomp pseudo-syscall: the name does not exist on this
     // architecture (vm86 on x86_64), or this libseccomp predates it (__NR_SCMP_ERROR).
     int number = seccomp_syscall_resolve_name(denied.name);
@@ -312,8 +328,8 @@ Status DropPrivileges(uid_t uid, gid_t gid) {
 
 namespace {
 
-// The profile as a libseccomp context, ready to load or export.
-Result<FilterContext> BuildFilter() {
+// The profile (or one part of it) as a libseccomp context, ready to load or export.
+Result<FilterContext> BuildFilter(FilterPart part = FilterPart::kAll) {
   FilterContext context(seccomp_init(SCMP_ACT_ALLOW), &seccomp_release);
   if (context == nullptr) return Status::Internal("seccomp_init failed");
 
@@ -324,10 +340,33 @@ Result<FilterContext> BuildFilter() {
   int rc = seccomp_attr_set(context.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
   if (rc != 0) return FromSeccomp(rc, "seccomp_attr_set(SCMP_FLTATR_ACT_BADARCH)");
 
-  HANEUL_RETURN_IF_ERROR(AddDeniedSyscalls(context.get()));
-  HANEUL_RETURN_IF_ERROR(AddCloneRules(context.get()));
-  HANEUL_RETURN_IF_ERROR(AddPersonalityRules(context.get()));
+  HANEUL_RETURN_IF_ERROR(AddDeniedSyscalls(context.get(), part));
+  if (part != FilterPart::kStart) {
+    HANEUL_RETURN_IF_ERROR(AddCloneRules(context.get()));
+    HANEUL_RETURN_IF_ERROR(AddPersonalityRules(context.get()));
+  }
   return context;
+}
+
+Result<std::vector<sock_filter>> ExportProgram(scmp_filter_ctx context) {
+  // libseccomp writes the program to a descriptor; a memfd keeps it in memory.
+  int fd = memfd_create("haneul-seccomp", MFD_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("memfd_create");
+  int rc = seccomp_export_bpf(context, fd);
+  if (rc != 0) {
+    close(fd);
+    return FromSeccomp(rc, "seccomp_export_bpf");
+  }
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) {
+    close(fd);
+    return Status::Internal("seccomp_export_bpf wrote " + std::to_string(size) + " bytes");
+  }
+  std::vector<sock_filter> program(static_cast<size_t>(size) / sizeof(sock_filter));
+  ssize_t got = pread(fd, program.data(), static_cast<size_t>(size), 0);
+  close(fd);
+  if (got != size) return Status::IoError("reading the exported seccomp program");
+  return program;
 }
 
 }  // namespace
@@ -345,24 +384,20 @@ Status InstallSeccompProfile() {
 Result<std::vector<sock_filter>> BuildSeccompProgram() {
   auto context = BuildFilter();
   if (!context.ok()) return context.status();
-  // libseccomp writes the program to a descriptor; a memfd keeps it in memory.
-  int fd = memfd_create("haneul-seccomp", MFD_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("memfd_create");
-  int rc = seccomp_export_bpf(context->get(), fd);
-  if (rc != 0) {
-    close(fd);
-    return FromSeccomp(rc, "seccomp_export_bpf");
+  return ExportProgram(context->get());
+}
+
+Result<SeccompStages> BuildSeccompStages() {
+  SeccompStages stages;
+  for (auto [part, program] : {std::pair{FilterPart::kWaiting, &stages.waiting},
+                               std::pair{FilterPart::kStart, &stages.start}}) {
+    auto context = BuildFilter(part);
+    if (!context.ok()) return context.status();
+    auto exported = ExportProgram(context->get());
+    if (!exported.ok()) return exported.status();
+    *program = std::move(*exported);
   }
-  off_t size = lseek(fd, 0, SEEK_END);
-  if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) {
-    close(fd);
-    return Status::Internal("seccomp_export_bpf wrote " + std::to_string(size) + " bytes");
-  }
-  std::vector<sock_filter> program(static_cast<size_t>(size) / sizeof(sock_filter));
-  ssize_t got = pread(fd, program.data(), static_cast<size_t>(size), 0);
-  close(fd);
-  if (got != size) return Status::IoError("reading the exported seccomp program");
-  return program;
+  return stages;
 }
 
 int LoadSeccompProgram(const std::vector<sock_filter>& program) {
@@ -374,7 +409,11 @@ int LoadSeccompProgram(const std::vector<sock_filter>& program) {
 }
 
 int DropPrivilegesWithoutAllocating(uid_t uid, gid_t gid, int last_capability) {
-  if (uid == 0 || gid == 0) return EINVAL;
+  if (int error = DropBoundingSetWithoutAllocating(last_capability)) return error;
+  return DropIdentityWithoutAllocating(uid, gid);
+}
+
+int DropBoundingSetWithoutAllocating(int last_capability) {
   // The same steps as DropPrivileges, in the same order; see there for the reasons.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
   for (int capability = 0; capability <= last_capability; ++capability) {
@@ -383,6 +422,11 @@ int DropPrivilegesWithoutAllocating(uid_t uid, gid_t gid, int last_capability) {
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
     return errno;
   }
+  return 0;
+}
+
+int DropIdentityWithoutAllocating(uid_t uid, gid_t gid) {
+  if (uid == 0 || gid == 0) return EINVAL;
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return errno;
   if (setgroups(0, nullptr) != 0) return errno;
   if (setresgid(gid, gid, gid) != 0) return errno;

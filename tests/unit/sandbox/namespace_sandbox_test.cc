@@ -2,6 +2,9 @@
 // only; skipped otherwise): starts from ready slots and without them, a failed start that leaves
 // nothing behind, a destroyed sandbox that ends its waiting slots, and the removal of slot cgroups
 // that a crashed server left.
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -182,7 +185,18 @@ TEST_F(NamespaceSandboxTest, HostNetworkIsOptIn) {
     if (!host) {
       EXPECT_EQ(interfaces, 1) << output;  // lo
       EXPECT_EQ(api, "127.0.0.1:9001\n");
+      // The bundled services' socket, inside the same private network.
+      ASSERT_GE((*worker)->services_fd(), 0);
+      sockaddr_in bound{};
+      socklen_t length = sizeof(bound);
+      ASSERT_EQ(getsockname((*worker)->services_fd(), reinterpret_cast<sockaddr*>(&bound),
+                            &length), 0);
+      EXPECT_EQ(ntohs(bound.sin_port), 4747);
+      EXPECT_EQ(ntohl(bound.sin_addr.s_addr), INADDR_LOOPBACK);
+      EXPECT_TRUE((*sandbox)->private_network());
     } else {
+      EXPECT_EQ((*worker)->services_fd(), -1);
+      EXPECT_FALSE((*sandbox)->private_network());
       EXPECT_GE(interfaces, 2) << output;  // lo and the host's others
       EXPECT_TRUE(api.starts_with("127.0.0.1:")) << api;
       EXPECT_NE(api, "127.0.0.1:9001\n");

@@ -404,5 +404,36 @@ TEST_F(SeccompProfile, KillsSyscallsOfForeignAbis) {
 }
 #endif
 
+// A sandbox slot loads the profile in two stacked parts: while it waits, everything but the
+// denial of the mount syscalls its start still makes (so those still reach the kernel, where the
+// effective capabilities decide), and right before exec the rest. Stacked, the two deny what the
+// whole profile denies.
+TEST_F(SeccompProfile, StagesStackToTheWholeProfile) {
+  auto stages = BuildSeccompStages();
+  ASSERT_TRUE(stages.ok()) << stages.status().ToString();
+  ASSERT_FALSE(stages->waiting.empty());
+  ASSERT_FALSE(stages->start.empty());
+  ASSERT_LT(stages->start.size(), stages->waiting.size());
+  ExpectChildPassed(RunInChild([&](ChildReport& report) {
+    report.ExpectOk(DropPrivileges(kNobody, kNobody), "DropPrivileges");
+    report.Expect(LoadSeccompProgram(stages->waiting) == 0, "loading the waiting part");
+    report.ExpectFails(unshare(CLONE_NEWNS), EPERM, "unshare(CLONE_NEWNS) while waiting");
+    report.ExpectFails(syscall(SYS_open_tree, AT_FDCWD, "/", 0), EPERM, "open_tree while waiting");
+    // Not the filter's EPERM: the kernel's own answer to a bad pointer.
+    errno = 0;
+    long mounted = syscall(SYS_mount, nullptr, nullptr, nullptr, 0, nullptr);
+    report.Expect(mounted == -1 && errno != EPERM,
+                  "mount reaches the kernel while waiting (errno " + std::to_string(errno) + ")");
+    report.Expect(LoadSeccompProgram(stages->start) == 0, "loading the start part");
+    report.ExpectFails(mount("tmpfs", "/mnt", "tmpfs", 0, nullptr), EPERM, "mount after start");
+    report.ExpectFails(umount2("/proc", MNT_DETACH), EPERM, "umount2 after start");
+    report.ExpectFails(syscall(SYS_move_mount, -1, "", AT_FDCWD, "/", 0), EPERM,
+                       "move_mount after start");
+    report.ExpectFails(syscall(SYS_pivot_root, "/", "/"), EPERM, "pivot_root after start");
+    report.ExpectFails(unshare(CLONE_NEWNS), EPERM, "unshare(CLONE_NEWNS) after start");
+  }));
+}
+
+
 }  // namespace
 }  // namespace haneul::sandbox

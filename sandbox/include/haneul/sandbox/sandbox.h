@@ -54,6 +54,10 @@ class Worker {
   // A listening TCP socket that the worker reaches as AWS_LAMBDA_RUNTIME_API (owned by the
   // Worker; the invoker serves the Runtime API on it).
   virtual int runtime_api_fd() const = 0;
+  // A listening TCP socket at 127.0.0.1:4747 inside the worker's private network, where the
+  // invoker serves the bundled services (S3, DynamoDB, Lambda, ...) to the handler's SDK; -1 when
+  // the worker shares the host's network and reaches the server's own endpoint instead.
+  virtual int services_fd() const { return -1; }
   // True when the worker's last death was the memory limit's OOM killer.
   virtual bool OomKilled() = 0;
   // Kills every process of the worker (thawing first where the backend freezes).
@@ -82,6 +86,9 @@ class Sandbox {
   // Where the worker sees the function code and the runtimes folder.
   virtual std::string task_root(const std::string& code_directory) const = 0;
   virtual std::string runtime_root(const std::string& runtimes_directory) const = 0;
+  // True when each worker has a network of its own (then Worker::services_fd is a socket inside
+  // it); false when workers share the host's network.
+  virtual bool private_network() const { return false; }
   // Starts a worker. A program that does not exist or cannot be executed is a NotFound /
   // InvalidArgument status (the invoker reports Runtime.InvalidEntrypoint).
   virtual Result<std::unique_ptr<Worker>> Start(const WorkerSpec& spec) = 0;
