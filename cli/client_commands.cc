@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "commands.h"
+#include "haneul/common/sigv4.h"
 #include "haneul/common/http_client.h"
 #include "haneul/common/ids.h"
 
@@ -134,6 +135,60 @@ void InterruptibleSleep(std::chrono::milliseconds interval) {
   }
 }
 
+// The key pair requests are signed with, found as awscli finds it (AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY), else HANEUL_CREDENTIALS (KEY:SECRET[,KEY:SECRET...], what `haneul
+// serve` reads: the first pair). A server without credentials ignores the signature.
+struct Signer {
+  std::string key;
+  std::string secret;
+  std::string region = "us-east-1";
+};
+
+std::optional<Signer> SignerFromEnvironment() {
+  Signer signer;
+  const char* key = std::getenv("AWS_ACCESS_KEY_ID");
+  const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+  if (key && *key && secret && *secret) {
+    signer.key = key;
+    signer.secret = secret;
+  } else if (const char* pairs = std::getenv("HANEUL_CREDENTIALS"); pairs && *pairs) {
+    std::string first(pairs);
+    first = first.substr(0, first.find(','));
+    auto colon = first.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == first.size()) return std::nullopt;
+    signer.key = first.substr(0, colon);
+    signer.secret = first.substr(colon + 1);
+  } else {
+    return std::nullopt;
+  }
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (const char* region = std::getenv(name); region && *region) {
+      signer.region = region;
+      break;
+    }
+  }
+  return signer;
+}
+
+// Sends one request to the endpoint, SigV4-signed for `service` when a key pair is known.
+Result<HttpClientResponse> SendAws(HttpClient& client, const std::string& method,
+                                   const std::string& endpoint, const std::string& target,
+                                   Headers headers, const std::string& body,
+                                   const std::string& service,
+                                   std::chrono::milliseconds timeout = kControlTimeout) {
+  if (auto signer = SignerFromEnvironment()) {
+    auto scheme = endpoint.find("//");
+    std::string host = endpoint.substr(scheme == std::string::npos ? 0 : scheme + 2);
+    host = host.substr(0, host.find('/'));
+    headers.Set("Host", host);
+    auto question = target.find('?');
+    SignSigV4(method, target.substr(0, question),
+              question == std::string::npos ? "" : target.substr(question + 1), body, service,
+              signer->region, signer->key, signer->secret, NowUnixMillis() / 1000, &headers);
+  }
+  return client.Send(method, endpoint + target, headers, body, timeout);
+}
+
 // Fetches every page from start_time on and prints the events not printed before. Returns the
 // exit code to stop with, or nullopt to go on.
 std::optional<int> PrintLogEventsSince(HttpClient& client, const LogsOptions& options,
@@ -144,9 +199,8 @@ std::optional<int> PrintLogEventsSince(HttpClient& client, const LogsOptions& op
   std::string group = "/aws/lambda/" + options.name;
   std::optional<std::string> next_token;
   do {
-    auto response =
-        client.Send("POST", options.endpoint + "/", headers,
-                    FilterLogEventsBody(group, start_time, next_token), kControlTimeout);
+    auto response = SendAws(client, "POST", options.endpoint, "/", headers,
+                            FilterLogEventsBody(group, start_time, next_token), "logs");
     if (!response.ok()) {
       PrintLine(stderr, FormatUnreachable(options.endpoint, response.status()));
       return 1;
@@ -559,9 +613,9 @@ int Invoke(int argc, char** argv) {
   Headers headers;
   headers.Add("Content-Type", "application/json");
   headers.Add("X-Amz-Log-Type", "Tail");
-  auto response =
-      client.Send("POST", options->endpoint + InvokePath(options->name, options->qualifier),
-                  headers, options->payload);
+  auto response = SendAws(client, "POST", options->endpoint,
+                          InvokePath(options->name, options->qualifier), headers,
+                          options->payload, "lambda", std::chrono::minutes(16));
   if (!response.ok()) {
     PrintLine(stderr, FormatUnreachable(options->endpoint, response.status()));
     return 1;
@@ -601,7 +655,7 @@ int Deploy(int argc, char** argv) {
   const std::string& endpoint = options->endpoint;
   auto send = [&](const char* method, const std::string& path,
                   const std::string& body) -> std::optional<HttpClientResponse> {
-    auto response = client.Send(method, endpoint + path, headers, body, kControlTimeout);
+    auto response = SendAws(client, method, endpoint, path, headers, body, "lambda");
     if (!response.ok()) {
       PrintLine(stderr, FormatUnreachable(endpoint, response.status()));
       return std::nullopt;
@@ -699,7 +753,7 @@ int Dlq(int argc, char** argv) {
       ResolveEndpoint(FlagValue(*flags, "endpoint"), std::getenv("HANEUL_ENDPOINT"));
   HttpClient client;
   std::string path = list ? "/_haneul/dlq" : "/_haneul/dlq/" + positional[1];
-  auto response = client.Send("GET", endpoint + path, Headers(), "");
+  auto response = SendAws(client, "GET", endpoint, path, Headers(), "", "lambda");
   if (!response.ok()) {
     PrintLine(stderr, FormatUnreachable(endpoint, response.status()));
     return 1;

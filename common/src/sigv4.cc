@@ -422,6 +422,15 @@ SigV4Result VerifySigV4(const HttpRequest& request,
   if (payload_hash.empty()) {
     payload_hash = parsed.presigned && parsed.service == "s3" ? "UNSIGNED-PAYLOAD"
                                                               : Sha256Hex(request.body);
+  } else if (payload_hash.size() == 64 && payload_hash != Sha256Hex(request.body)) {
+    // A signed hash binds the body only if the body is checked against it: otherwise a captured
+    // request could be replayed with another body (AWS: XAmzContentSHA256Mismatch).
+    SigV4Result result = Fail(SigV4Failure::kMismatch,
+                              "The provided 'x-amz-content-sha256' header does not match what "
+                              "was computed.");
+    result.access_key = parsed.access_key;
+    result.service = parsed.service;
+    return result;
   }
   std::string expected = Signature(request.method, request.path, request.query, request.headers,
                                    parsed.signed_headers, payload_hash, parsed, secret->second);

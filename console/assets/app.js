@@ -22,8 +22,87 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// ---- SigV4 ---------------------------------------------------------------------------------
+// A server started with credentials wants every API request SigV4-signed, as the SDKs do. The
+// console asks for an access key pair once (kept in this browser's localStorage) and signs each
+// request with WebCrypto (available on localhost and https origins).
+
+const CREDENTIALS_KEY = "haneul.credentials";
+
+function storedCredentials() {
+  try { return JSON.parse(localStorage.getItem(CREDENTIALS_KEY) || "null"); } catch (e) { return null; }
+}
+
+const utf8 = (text) => new TextEncoder().encode(text);
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+const sha256Hex = async (data) => hex(await crypto.subtle.digest("SHA-256", typeof data === "string" ? utf8(data) : data));
+
+async function hmac(key, text) {
+  const imported = await crypto.subtle.importKey("raw", typeof key === "string" ? utf8(key) : key,
+    { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return crypto.subtle.sign("HMAC", imported, utf8(text));
+}
+
+// RFC 3986 encoding as SigV4 wants it: unreserved characters stay, everything else is %XX.
+function uriEncode(text, keepSlash) {
+  let out = "";
+  for (const byte of utf8(text)) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9\-._~]/.test(c) || (keepSlash && c === "/") ? c : "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
+function canonicalQuery(query) {
+  const decode = (s) => decodeURIComponent(s.replace(/\+/g, "%20"));
+  return query.split("&").filter(Boolean).map((pair) => {
+    const at = pair.indexOf("=");
+    return [uriEncode(decode(at < 0 ? pair : pair.slice(0, at))), uriEncode(decode(at < 0 ? "" : pair.slice(at + 1)))];
+  }).sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) : a[0] < b[0] ? -1 : 1))
+    .map(([k, v]) => k + "=" + v).join("&");
+}
+
+// fetch() of one of the endpoint's APIs, signed for `service` when credentials are stored.
+async function awsFetch(service, path, init = {}) {
+  const headers = { ...(init.headers || {}) };
+  const body = init.body === undefined ? "" : init.body;
+  const payloadHash = await sha256Hex(body);
+  // Also what keeps the console's own page from answering a GET / meant for S3's ListBuckets.
+  headers["X-Amz-Content-Sha256"] = payloadHash;
+  const credentials = storedCredentials();
+  if (credentials) {
+    const region = credentials.region || "us-east-1";
+    const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    const date = amzDate.slice(0, 8);
+    headers["X-Amz-Date"] = amzDate;
+    const [rawPath, rawQuery = ""] = path.split("?");
+    const signed = { host: location.host, "x-amz-content-sha256": payloadHash, "x-amz-date": amzDate };
+    const names = Object.keys(signed).sort();
+    const canonical = [(init.method || "GET").toUpperCase(),
+      service === "s3" ? rawPath : uriEncode(rawPath, true), canonicalQuery(rawQuery),
+      names.map((n) => n + ":" + signed[n] + "\n").join(""), names.join(";"), payloadHash].join("\n");
+    const scope = `${date}/${region}/${service}/aws4_request`;
+    const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, await sha256Hex(canonical)].join("\n");
+    let key = await hmac("AWS4" + credentials.secretAccessKey, date);
+    for (const part of [region, service, "aws4_request"]) key = await hmac(key, part);
+    headers.Authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, ` +
+      `SignedHeaders=${names.join(";")}, Signature=${hex(await hmac(key, toSign))}`;
+  }
+  return fetch(path, { ...init, headers });
+}
+
+// An error of an API; `auth` when the server refused the request's signature (or its absence).
+class ApiError extends Error {
+  constructor(status, type, message) {
+    super(type + ": " + message);
+    // Lambda and S3 refuse with 403, DynamoDB and Logs with 400: the error type tells.
+    this.status = status;
+    this.auth = /UnrecognizedClient|InvalidSignature|MissingAuthentication|SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|IncompleteSignature|Signature ?expired|RequestTimeTooSkewed/i.test(type);
+  }
+}
+
 async function lambdaApi(method, path, body, headers = {}) {
-  const response = await fetch("/2015-03-31" + path, {
+  const response = await awsFetch("lambda", "/2015-03-31" + path, {
     method, headers: { "Content-Type": "application/json", ...headers },
     body: body === undefined ? undefined : body,
   });
@@ -32,13 +111,13 @@ async function lambdaApi(method, path, body, headers = {}) {
     let message = text;
     try { message = JSON.parse(text).message || text; } catch (e) { /* not JSON */ }
     const type = response.headers.get("x-amzn-ErrorType") || String(response.status);
-    throw new Error(type + ": " + message);
+    throw new ApiError(response.status, type, message);
   }
   return { response, text };
 }
 
-async function jsonApi(target, version, body) {
-  const response = await fetch("/", {
+async function jsonApi(service, target, version, body) {
+  const response = await awsFetch(service, "/", {
     method: "POST",
     headers: { "X-Amz-Target": target, "Content-Type": "application/x-amz-json-" + version },
     body: JSON.stringify(body),
@@ -46,16 +125,63 @@ async function jsonApi(target, version, body) {
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const type = (data.__type || String(response.status)).split("#").pop();
-    throw new Error(type + ": " + (data.message || data.Message || ""));
+    throw new ApiError(response.status, type, data.message || data.Message || "");
   }
   return data;
 }
 
-const logsApi = (op, body) => jsonApi("Logs_20140328." + op, "1.1", body);
-const tableApi = (op, body) => jsonApi("DynamoDB_20120810." + op, "1.0", body);
+// S3 (path-style, XML answers).
+async function s3Api(path) {
+  const response = await awsFetch("s3", path, { method: "GET" });
+  const text = await response.text();
+  const xml = new DOMParser().parseFromString(text, "application/xml");
+  if (!response.ok) {
+    const field = (name) => xml.getElementsByTagName(name)[0]?.textContent || "";
+    throw new ApiError(response.status, field("Code") || String(response.status), field("Message"));
+  }
+  return xml;
+}
+
+// The gateway's management API (apigatewayv2's rest-json, signed as "apigateway").
+async function gatewayApi(path) {
+  const response = await awsFetch("apigateway", "/v2" + path, { method: "GET" });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const type = response.headers.get("x-amzn-ErrorType") || String(response.status);
+    throw new ApiError(response.status, type.split(":")[0], data.message || data.Message || "");
+  }
+  return data;
+}
+
+const logsApi = (op, body) => jsonApi("logs", "Logs_20140328." + op, "1.1", body);
+const tableApi = (op, body) => jsonApi("dynamodb", "DynamoDB_20120810." + op, "1.0", body);
 
 function fail(where, error) {
+  if (error && error.auth) return credentialsPage(String(error.message));
   where.replaceChildren(el("p", { class: "error", id: "page-error" }, String(error.message || error)));
+}
+
+// Asks for the access key pair the server was started with (`--credentials KEY:SECRET`).
+function credentialsPage(reason) {
+  const current = storedCredentials() || {};
+  const key = el("input", { type: "text", id: "access-key", placeholder: "access key id", value: current.accessKeyId || "" });
+  const secret = el("input", { type: "password", id: "secret-key", placeholder: "secret access key" });
+  const region = el("input", { type: "text", id: "region", value: current.region || "us-east-1" });
+  const save = () => {
+    if (!key.value.trim() || !secret.value) return;
+    localStorage.setItem(CREDENTIALS_KEY, JSON.stringify({
+      accessKeyId: key.value.trim(), secretAccessKey: secret.value, region: region.value.trim() || "us-east-1" }));
+    location.hash = "#/";
+    route();
+  };
+  const forget = () => { localStorage.removeItem(CREDENTIALS_KEY); location.hash = "#/"; route(); };
+  main.replaceChildren(el("h1", {}, "Credentials"),
+    reason ? el("p", { class: "error", id: "auth-error" }, reason) : null,
+    el("p", { class: "muted" }, "This server wants signed requests. Enter an access key pair it was started with; " +
+      "it is kept in this browser only and every request is signed with it (SigV4)."),
+    el("div", { class: "row" }, key, secret, region,
+      el("button", { class: "primary", id: "sign-in", onclick: save }, "Sign in"),
+      current.accessKeyId ? el("button", { id: "sign-out", onclick: forget }, "Forget") : null));
 }
 
 function decodeBase64Utf8(text) {
@@ -303,6 +429,87 @@ async function tablePage(name) {
   }
 }
 
+async function bucketsPage() {
+  main.replaceChildren(el("h1", {}, "Buckets"), el("p", { class: "muted" }, "Loading…"));
+  try {
+    const xml = await s3Api("/");
+    const buckets = [...xml.getElementsByTagName("Bucket")].map((b) => ({
+      name: b.getElementsByTagName("Name")[0].textContent,
+      created: b.getElementsByTagName("CreationDate")[0]?.textContent || "" }));
+    main.replaceChildren(el("h1", {}, "Buckets (" + buckets.length + ")"),
+      buckets.length === 0 ? el("p", { class: "muted" }, "No buckets. Make one with `aws s3 mb s3://NAME`.")
+        : el("table", { id: "buckets" }, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Created")),
+          buckets.map((b) => el("tr", {}, el("td", {}, el("a", { href: "#/buckets/" + encodeURIComponent(b.name) }, b.name)), el("td", {}, b.created)))));
+  } catch (error) {
+    fail(main, error);
+  }
+}
+
+// One "folder" of a bucket: its sub-prefixes and objects (ListObjectsV2 with a / delimiter).
+async function bucketPage(bucket, prefix) {
+  main.replaceChildren(el("h1", {}, bucket), el("p", { class: "muted" }, "Loading…"));
+  try {
+    const xml = await s3Api("/" + encodeURIComponent(bucket) + "?list-type=2&delimiter=%2F&max-keys=1000" +
+      (prefix ? "&prefix=" + encodeURIComponent(prefix) : ""));
+    const text = (node, name) => node.getElementsByTagName(name)[0]?.textContent || "";
+    const folders = [...xml.getElementsByTagName("CommonPrefixes")].map((p) => text(p, "Prefix"));
+    const objects = [...xml.getElementsByTagName("Contents")].map((o) => ({
+      key: text(o, "Key"), size: text(o, "Size"), modified: text(o, "LastModified"), etag: text(o, "ETag") }));
+    const link = (p) => "#/buckets/" + encodeURIComponent(bucket) + "/" + p.split("/").map(encodeURIComponent).join("/");
+    const up = prefix ? prefix.replace(/[^/]*\/$/, "") : null;
+    main.replaceChildren(el("h1", {}, bucket + (prefix ? " / " + prefix : "")),
+      el("p", { class: "muted" }, `${folders.length} folder(s), ${objects.length} object(s)` +
+        (text(xml, "IsTruncated") === "true" ? " (first 1000)" : "")),
+      el("table", { id: "objects" },
+        el("tr", {}, ["Key", "Size", "Last modified", "ETag"].map((h) => el("th", {}, h))),
+        up !== null ? el("tr", {}, el("td", {}, el("a", { href: up ? link(up) : "#/buckets/" + encodeURIComponent(bucket) }, "..")), el("td"), el("td"), el("td")) : null,
+        folders.map((f) => el("tr", { class: "folder" }, el("td", {}, el("a", { href: link(f) }, f.slice(prefix.length))), el("td"), el("td"), el("td"))),
+        objects.map((o) => el("tr", { class: "object" }, el("td", {}, o.key.slice(prefix.length)), el("td", {}, o.size), el("td", {}, o.modified), el("td", {}, o.etag)))));
+  } catch (error) {
+    fail(main, error);
+  }
+}
+
+async function apisPage() {
+  main.replaceChildren(el("h1", {}, "APIs"), el("p", { class: "muted" }, "Loading…"));
+  try {
+    const apis = (await gatewayApi("/apis")).Items || [];
+    main.replaceChildren(el("h1", {}, "APIs (" + apis.length + ")"),
+      apis.length === 0 ? el("p", { class: "muted" }, "No APIs. Make one with `aws apigatewayv2 create-api`.")
+        : el("table", { id: "apis" }, el("tr", {}, ["Name", "Id", "Protocol", "Endpoint"].map((h) => el("th", {}, h))),
+          apis.map((a) => el("tr", {}, el("td", {}, el("a", { href: "#/apis/" + encodeURIComponent(a.ApiId) }, a.Name)),
+            el("td", {}, a.ApiId), el("td", {}, a.ProtocolType || ""), el("td", {}, a.ApiEndpoint || "")))));
+  } catch (error) {
+    fail(main, error);
+  }
+}
+
+async function apiPage(id) {
+  main.replaceChildren(el("h1", {}, id), el("p", { class: "muted" }, "Loading…"));
+  try {
+    const api = await gatewayApi("/apis/" + encodeURIComponent(id));
+    const [routes, integrations, stages] = await Promise.all(["routes", "integrations", "stages"].map(
+      (what) => gatewayApi("/apis/" + encodeURIComponent(id) + "/" + what).then((d) => d.Items || [])));
+    const integrationOf = (target) => integrations.find((i) => target && target.endsWith("/" + i.IntegrationId));
+    main.replaceChildren(el("h1", {}, api.Name + " (" + id + ")"),
+      el("p", { class: "muted" }, (api.ProtocolType || "") + " · " + (api.ApiEndpoint || "")),
+      el("h2", {}, "Routes"),
+      el("table", { id: "routes" }, el("tr", {}, ["Route", "Integration", "Authorization"].map((h) => el("th", {}, h))),
+        routes.map((r) => {
+          const integration = integrationOf(r.Target);
+          return el("tr", {}, el("td", {}, r.RouteKey),
+            el("td", {}, integration ? `${integration.IntegrationType} ${integration.IntegrationUri || ""}` : (r.Target || "")),
+            el("td", {}, r.AuthorizationType || "NONE"));
+        })),
+      el("h2", {}, "Stages"),
+      el("table", { id: "stages" }, el("tr", {}, ["Stage", "Auto deploy", "Variables"].map((h) => el("th", {}, h))),
+        stages.map((st) => el("tr", {}, el("td", {}, st.StageName), el("td", {}, String(!!st.AutoDeploy)),
+          el("td", {}, JSON.stringify(st.StageVariables || {}))))));
+  } catch (error) {
+    fail(main, error);
+  }
+}
+
 // ---- metrics -------------------------------------------------------------------------------
 
 // Prometheus text: [{name, labels, value}] for every sample line.
@@ -420,6 +627,11 @@ function route() {
   if (parts[0] === "tables" && parts[1]) return tablePage(parts[1]);
   if (parts[0] === "tables") return tablesPage();
   if (parts[0] === "metrics") return metricsPage();
+  if (parts[0] === "buckets" && parts[1]) return bucketPage(parts[1], parts.slice(2).join("/"));
+  if (parts[0] === "buckets") return bucketsPage();
+  if (parts[0] === "apis" && parts[1]) return apiPage(parts[1]);
+  if (parts[0] === "apis") return apisPage();
+  if (parts[0] === "credentials") return credentialsPage("");
   return functionsPage();
 }
 

@@ -2,11 +2,12 @@
 // the function list, a saved test event and the Test button, a malformed event that is refused
 // before anything is sent, the live log view, and the metrics charts. Prints a JSON report of
 // what the page showed; the pytest side (test_console.py) asserts on it.
-//   node console_e2e.js ENDPOINT FUNCTION_NAME SCREENSHOT_DIR
+// Then the read-only browsers of buckets (a folder and its object) and of APIs (routes, stages).
+//   node console_e2e.js ENDPOINT FUNCTION_NAME SCREENSHOT_DIR BUCKET API_ID
 "use strict";
 const { chromium } = require("playwright-core");
 
-const [endpoint, name, shots] = process.argv.slice(2);
+const [endpoint, name, shots, bucket, apiId] = process.argv.slice(2);
 
 (async () => {
   const browser = await chromium.launch({
@@ -86,6 +87,25 @@ const [endpoint, name, shots] = process.argv.slice(2);
     await page.goto(endpoint + "/#/functions/no-such-function-here");
     await page.waitForSelector("#page-error");
     report.missingFunction = await page.textContent("#page-error");
+
+    await page.click("#nav-buckets");
+    await page.waitForSelector("#buckets");
+    report.bucketListed = await page.locator("#buckets a", { hasText: bucket }).count();
+    await page.click(`#buckets a:text-is("${bucket}")`);
+    await page.waitForSelector("#objects tr.folder a");
+    report.folders = await page.locator("#objects tr.folder a").allTextContents();
+    await page.click("#objects tr.folder a");
+    await page.waitForSelector("#objects tr.object");
+    report.objects = await page.locator("#objects tr.object td:first-child").allTextContents();
+    await page.screenshot({ path: `${shots}/bucket.png`, fullPage: true });
+
+    await page.click("#nav-apis");
+    await page.waitForSelector("#apis");
+    await page.click(`#apis a[href="#/apis/${apiId}"]`);
+    await page.waitForSelector("#routes");
+    report.routes = await page.locator("#routes tr td:first-child").allTextContents();
+    report.stages = await page.locator("#stages tr td:first-child").allTextContents();
+    await page.screenshot({ path: `${shots}/api.png`, fullPage: true });
     report.pageErrors = pageErrors;
   } catch (error) {
     report.failure = String(error && error.stack || error);

@@ -74,3 +74,40 @@ def test_haneul_deploy_creates_then_updates(lambda_client, functions, endpoint, 
     names = [f["FunctionName"] for f in lambda_client.list_functions()["Functions"]]
     assert names.count(name) == 1
     assert sha256_b64(b"") != cfg["CodeSha256"]
+
+
+def test_client_commands_sign_for_a_server_with_credentials(server_factory, tmp_path):
+    """deploy, invoke, logs and dlq sign their requests with HANEUL_CREDENTIALS (or awscli's
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); without a key pair they are refused."""
+    import os
+    from lambda_helpers import poll
+    srv = server_factory(args=["--credentials", "CLIKEY:clisecret"])
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "app.py").write_text(APP % 7 + "\nprint('cli signed log line')\n")
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "HANEUL_CREDENTIALS")}
+
+    def run(env_extra, *args):
+        return subprocess.run([haneul_bin(), *args, "--endpoint", srv.endpoint],
+                              capture_output=True, text=True, timeout=120,
+                              env={**base, **env_extra})
+
+    unsigned = run({}, "deploy", str(src), "--runtime", "python3.12", "--handler", "app.handler",
+                   "--name", "cli-signed")
+    assert unsigned.returncode != 0 and "MissingAuthenticationToken" in unsigned.stderr, unsigned
+    wrong = run({"AWS_ACCESS_KEY_ID": "CLIKEY", "AWS_SECRET_ACCESS_KEY": "nope"},
+                "invoke", "cli-signed")
+    assert wrong.returncode != 0 and "InvalidSignature" in wrong.stderr, wrong
+    signed = {"HANEUL_CREDENTIALS": "CLIKEY:clisecret"}
+    deployed = run(signed, "deploy", str(src), "--runtime", "python3.12",
+                   "--handler", "app.handler", "--name", "cli-signed")
+    assert deployed.returncode == 0, deployed
+    invoked = run({"AWS_ACCESS_KEY_ID": "CLIKEY", "AWS_SECRET_ACCESS_KEY": "clisecret"},
+                  "invoke", "cli-signed", "--payload", '{"msg": "hi"}')
+    assert invoked.returncode == 0, invoked
+    assert json.loads(invoked.stdout.strip().splitlines()[-1]) == {"echo": "hi", "version": 7}
+    assert poll(lambda: "cli signed log line" in run(signed, "logs", "cli-signed").stdout,
+                timeout=15)
+    dlq = run(signed, "dlq", "list")
+    assert dlq.returncode == 0, dlq

@@ -73,6 +73,22 @@ TEST(SigV4, AcceptsBotocoresS3RequestWithoutDoubleEncoding) {
   EXPECT_EQ(SigV4Service(request), "s3");
 }
 
+// The signed x-amz-content-sha256 must be the body's: the same signature over another body is a
+// mismatch, not a pass.
+TEST(SigV4, RefusesABodyThatIsNotTheSignedHash) {
+  HttpRequest request = Request("PUT", "/bucket/key%20with%20space.txt", "HELLO");
+  request.headers.Add("X-Amz-Content-SHA256",
+                      "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+  request.headers.Add(
+      "Authorization",
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/s3/aws4_request, "
+      "SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+      "Signature=8b24532a82efc9e01f1c3c8b8068f3cfaaa4a1258c0f27f35c2ad213c0b9dcdc");
+  SigV4Result result = VerifySigV4(request, kSecrets, kSignedAt);
+  EXPECT_EQ(result.failure, SigV4Failure::kMismatch);
+  EXPECT_NE(result.message.find("x-amz-content-sha256"), std::string::npos) << result.message;
+}
+
 TEST(SigV4, AcceptsPresignedUrlUntilItExpires) {
   HttpRequest request = Request(
       "GET",
