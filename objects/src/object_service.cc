@@ -210,6 +210,58 @@ struct ObjectService::Impl {
     return blob;
   }
 
+  // A new blob made of ranges of existing ones, copied by the kernel (copy_file_range: no bytes
+  // through this process's memory, so a multipart object can be larger than RAM). Durable and
+  // invisible as WriteBlob's.
+  struct BlobRange {
+    std::string blob;
+    int64_t offset = 0;
+    int64_t length = 0;
+  };
+  Result<std::string> WriteBlobFromRanges(const std::vector<BlobRange>& ranges) {
+    std::string blob = RandomHex(32);
+    std::string temp = directory + "/tmp/" + blob;
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::FromErrno("create " + temp);
+    auto fail = [&](Status status) {
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return status;
+    };
+    for (const BlobRange& range : ranges) {
+      std::string path = BlobPath(range.blob);
+      int source = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (source < 0) return fail(Status::FromErrno("open " + path));
+      loff_t in = range.offset;
+      int64_t left = range.length;
+      while (left > 0) {
+        ssize_t n = ::copy_file_range(source, &in, fd, nullptr, static_cast<size_t>(left), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          Status status = n == 0 ? Status::Corruption("short blob " + path)
+                                 : Status::FromErrno("copy from " + path);
+          ::close(source);
+          return fail(status);
+        }
+        left -= n;
+      }
+      ::close(source);
+    }
+    if (options.sync && ::fsync(fd) != 0) return fail(Status::FromErrno("fsync " + temp));
+    ::close(fd);
+    std::string final_path = BlobPath(blob);
+    std::string parent = directory + "/blobs/" + blob.substr(0, 2);
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (::rename(temp.c_str(), final_path.c_str()) != 0) {
+      Status status = Status::FromErrno("rename " + temp);
+      ::unlink(temp.c_str());
+      return status;
+    }
+    if (options.sync) HANEUL_RETURN_IF_ERROR(SyncDirectory(parent));
+    return blob;
+  }
+
   // Reads [offset, offset+length) of a blob.
   Result<std::string> ReadBlob(const std::string& blob, int64_t offset, int64_t length) {
     std::string path = BlobPath(blob);
@@ -1160,13 +1212,19 @@ struct ObjectService::Impl {
       meta.headers = source->headers;
     }
     meta.checksums = source->checksums;
-    auto data = ReadBlob(source->blob, 0, source->size);
-    if (!data.ok()) return SendError(ctx, InternalError(data.status()));
-    auto blob = WriteBlob({*data});
+    // A copy of a multipart object is one part: its ETag is the MD5 of the bytes, so those are
+    // read; any other copy goes file to file.
+    std::string md5;
+    if (source->parts > 0) {
+      auto data = ReadBlob(source->blob, 0, source->size);
+      if (!data.ok()) return SendError(ctx, InternalError(data.status()));
+      md5 = Md5Hex(*data);
+    }
+    auto blob = WriteBlobFromRanges({{source->blob, 0, source->size}});
     if (!blob.ok()) return SendError(ctx, InternalError(blob.status()));
     meta.blob = *blob;
     meta.size = source->size;
-    meta.etag = source->parts > 0 ? Md5Hex(*data) : source->etag;
+    meta.etag = source->parts > 0 ? md5 : source->etag;
     meta.modified_ms = NowUnixMillis();
     Status status = CommitObject(target.bucket, target.key, meta);
     if (!status.ok()) {
@@ -1365,18 +1423,14 @@ struct ObjectService::Impl {
       md5s.push_back(requested[i].etag);
       blobs.push_back(parts[number].value("blob", ""));
     }
-    // Concatenate the parts into the object's blob.
-    std::vector<std::string> contents;
-    contents.reserve(blobs.size());
+    // Concatenate the parts into the object's blob, file to file.
+    std::vector<BlobRange> ranges;
+    ranges.reserve(blobs.size());
     for (size_t i = 0; i < blobs.size(); ++i) {
       std::string number = std::to_string(requested[i].part_number);
-      auto data = ReadBlob(blobs[i], 0, parts[number].value("size", int64_t{0}));
-      if (!data.ok()) return SendError(ctx, InternalError(data.status()));
-      contents.push_back(std::move(*data));
+      ranges.push_back({blobs[i], 0, parts[number].value("size", int64_t{0})});
     }
-    std::vector<std::string_view> pieces(contents.begin(), contents.end());
-    auto blob = WriteBlob(pieces);
-    contents.clear();
+    auto blob = WriteBlobFromRanges(ranges);
     if (!blob.ok()) return SendError(ctx, InternalError(blob.status()));
     auto meta = ObjectMeta::FromJson((*upload)["meta"].dump(-1, ' ', false, kReplace))
                     .value_or(ObjectMeta{});

@@ -330,6 +330,10 @@ def test_multipart_upload(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.list_parts(Bucket=bucket, Key="big", UploadId=uid)
     assert error_of(e) == ("NoSuchUpload", 404)
+    # A copy of a multipart object is a one-part object: its ETag is the bytes' MD5.
+    copied = s3.copy_object(Bucket=bucket, Key="big-copy", CopySource={"Bucket": bucket, "Key": "big"})
+    assert copied["CopyObjectResult"]["ETag"] == '"%s"' % hashlib.md5(part1 + part2).hexdigest()
+    assert s3.get_object(Bucket=bucket, Key="big-copy")["Body"].read() == part1 + part2
 
 
 def test_multipart_small_part_and_abort(s3, bucket):
