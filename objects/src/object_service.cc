@@ -170,6 +170,22 @@ struct ObjectService::Impl {
     return rc == 0 ? Status::Ok() : Status::FromErrno("fsync " + path);
   }
 
+  // Moves a written (and fsynced) temp file into place as `blob`; the directory entry is made
+  // durable too. Still invisible until metadata names it.
+  Result<std::string> PublishBlob(const std::string& temp, const std::string& blob) {
+    std::string final_path = BlobPath(blob);
+    std::string parent = directory + "/blobs/" + blob.substr(0, 2);
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (::rename(temp.c_str(), final_path.c_str()) != 0) {
+      Status status = Status::FromErrno("rename " + temp);
+      ::unlink(temp.c_str());
+      return status;
+    }
+    if (options.sync) HANEUL_RETURN_IF_ERROR(SyncDirectory(parent));
+    return blob;
+  }
+
   // Writes the pieces to a new blob: a temp file, fsynced, renamed into place. The blob is
   // invisible until metadata names it.
   Result<std::string> WriteBlob(const std::vector<std::string_view>& pieces) {
@@ -197,17 +213,7 @@ struct ObjectService::Impl {
       return status;
     }
     ::close(fd);
-    std::string final_path = BlobPath(blob);
-    std::string parent = directory + "/blobs/" + blob.substr(0, 2);
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    if (::rename(temp.c_str(), final_path.c_str()) != 0) {
-      Status status = Status::FromErrno("rename " + temp);
-      ::unlink(temp.c_str());
-      return status;
-    }
-    if (options.sync) HANEUL_RETURN_IF_ERROR(SyncDirectory(parent));
-    return blob;
+    return PublishBlob(temp, blob);
   }
 
   // A new blob made of ranges of existing ones, copied by the kernel (copy_file_range: no bytes
@@ -249,17 +255,7 @@ struct ObjectService::Impl {
     }
     if (options.sync && ::fsync(fd) != 0) return fail(Status::FromErrno("fsync " + temp));
     ::close(fd);
-    std::string final_path = BlobPath(blob);
-    std::string parent = directory + "/blobs/" + blob.substr(0, 2);
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    if (::rename(temp.c_str(), final_path.c_str()) != 0) {
-      Status status = Status::FromErrno("rename " + temp);
-      ::unlink(temp.c_str());
-      return status;
-    }
-    if (options.sync) HANEUL_RETURN_IF_ERROR(SyncDirectory(parent));
-    return blob;
+    return PublishBlob(temp, blob);
   }
 
   // Reads [offset, offset+length) of a blob.
