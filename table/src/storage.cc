@@ -68,7 +68,13 @@ json TableMeta::ToJson() const {
           {"BillingMode", billing_mode},
           {"ProvisionedThroughput", provisioned},
           {"Indexes", indexes_json},
-          {"Tags", tags}};
+          {"Tags", tags},
+          {"StreamEnabled", stream_enabled},
+          {"StreamViewType", stream_view_type},
+          {"LatestStreamArn", latest_stream_arn},
+          {"LatestStreamLabel", latest_stream_label},
+          {"TtlAttribute", ttl_attribute},
+          {"PitrSince", pitr_since_ms}};
 }
 
 std::optional<TableMeta> TableMeta::FromJson(const json& value) {
@@ -99,7 +105,55 @@ std::optional<TableMeta> TableMeta::FromJson(const json& value) {
     table.indexes.push_back(std::move(index));
   }
   table.tags = value.contains("Tags") ? value["Tags"] : json::object();
+  table.stream_enabled = value.value("StreamEnabled", false);
+  table.stream_view_type = value.value("StreamViewType", "");
+  table.latest_stream_arn = value.value("LatestStreamArn", "");
+  table.latest_stream_label = value.value("LatestStreamLabel", "");
+  table.ttl_attribute = value.value("TtlAttribute", "");
+  table.pitr_since_ms = value.value("PitrSince", int64_t{0});
   return table;
+}
+
+json StreamMeta::ToJson() const {
+  return {{"magic", "haneul-stream"},
+          {"version", 1},
+          {"StreamArn", arn},
+          {"StreamLabel", label},
+          {"TableName", table_name},
+          {"TableId", table_id},
+          {"StreamViewType", view_type},
+          {"ShardId", shard_id},
+          {"KeySchema", KeySchemaJson(key)},
+          {"Enabled", enabled},
+          {"Created", created_ms},
+          {"Disabled", disabled_ms},
+          {"Starting", starting},
+          {"Ending", ending},
+          {"TrimmedThrough", trimmed_through}};
+}
+
+std::optional<StreamMeta> StreamMeta::FromJson(const json& value) {
+  if (!value.is_object() || value.value("magic", "") != "haneul-stream" ||
+      value.value("version", 0) != 1) {
+    return std::nullopt;
+  }
+  StreamMeta stream;
+  stream.arn = value.value("StreamArn", "");
+  stream.label = value.value("StreamLabel", "");
+  stream.table_name = value.value("TableName", "");
+  stream.table_id = value.value("TableId", "");
+  stream.view_type = value.value("StreamViewType", "");
+  stream.shard_id = value.value("ShardId", "");
+  if (!value.contains("KeySchema") || !KeySchemaFromJson(value["KeySchema"], &stream.key)) {
+    return std::nullopt;
+  }
+  stream.enabled = value.value("Enabled", false);
+  stream.created_ms = value.value("Created", int64_t{0});
+  stream.disabled_ms = value.value("Disabled", int64_t{0});
+  stream.starting = value.value("Starting", uint64_t{0});
+  stream.ending = value.value("Ending", uint64_t{0});
+  stream.trimmed_through = value.value("TrimmedThrough", uint64_t{0});
+  return stream;
 }
 
 const IndexMeta* TableMeta::FindIndex(const std::string& index_name) const {
@@ -131,6 +185,13 @@ MaybeError Storage::Open(const std::string& directory, bool sync, std::unique_pt
   storage->db_.reset(db);
   for (size_t i = 0; i < names.size(); ++i) storage->families_[names[i]] = handles[i];
 
+  for (auto [name, slot] : {std::pair{"streams", &storage->stream_family_},
+                            std::pair{"pitr", &storage->pitr_family_},
+                            std::pair{"backups", &storage->backup_family_}}) {
+    MaybeError error;
+    *slot = storage->OpenFamily(name, &error);
+    if (error) return error;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(kMetaPrefix); it->Valid() && it->key().starts_with(kMetaPrefix); it->Next()) {
     auto value = json::parse(it->value().ToString(), nullptr, false);
@@ -268,6 +329,10 @@ uint64_t Storage::EstimateKeys(rocksdb::ColumnFamilyHandle* family) {
   uint64_t keys = 0;
   if (!db_->GetIntProperty(family, "rocksdb.estimate-num-keys", &keys)) return 0;
   return keys;
+}
+
+rocksdb::ColumnFamilyHandle* Storage::default_family() const {
+  return db_->DefaultColumnFamily();
 }
 
 std::unique_ptr<rocksdb::Iterator> Storage::NewIterator(rocksdb::ColumnFamilyHandle* family) {

@@ -50,10 +50,42 @@ struct TableMeta {
   std::vector<IndexMeta> indexes;
   json tags = json::object();
   rocksdb::ColumnFamilyHandle* family = nullptr;
+  // Streams: the current specification and the newest stream ever created (kept when disabled,
+  // as DescribeTable's LatestStreamArn is).
+  bool stream_enabled = false;
+  std::string stream_view_type;
+  std::string latest_stream_arn;
+  std::string latest_stream_label;
+  // Time to live: the attribute name, empty when disabled.
+  std::string ttl_attribute;
+  // Point-in-time recovery: enabled since (unix ms), 0 when disabled.
+  int64_t pitr_since_ms = 0;
 
   json ToJson() const;
   static std::optional<TableMeta> FromJson(const json& value);
   const IndexMeta* FindIndex(const std::string& index_name) const;
+};
+
+// One stream of a table (one shard per stream). Kept after its table is deleted or the stream
+// disabled, until its records age out.
+struct StreamMeta {
+  std::string arn;
+  std::string label;
+  std::string table_name;
+  std::string table_id;
+  std::string view_type;
+  std::string shard_id;
+  KeySchema key;
+  bool enabled = true;
+  int64_t created_ms = 0;
+  int64_t disabled_ms = 0;
+  uint64_t starting = 0;         // first sequence counter the shard may hold
+  uint64_t ending = 0;           // last one, once the shard is closed (0 while open)
+  uint64_t trimmed_through = 0;  // every record up to this counter has been trimmed
+  uint64_t last = 0;             // newest record written (not persisted: found on open)
+
+  json ToJson() const;
+  static std::optional<StreamMeta> FromJson(const json& value);
 };
 
 // The storage engine: tables, their column families, and atomic writes.
@@ -94,6 +126,12 @@ class Storage {
   uint64_t EstimateKeys(rocksdb::ColumnFamilyHandle* family);
   // The caller checks range bounds itself.
   std::unique_ptr<rocksdb::Iterator> NewIterator(rocksdb::ColumnFamilyHandle* family);
+  // The default family (metadata, counters) and the auxiliary families of streams, TTL and
+  // backups ("streams", "pitr", "backups"), opened with the database.
+  rocksdb::ColumnFamilyHandle* default_family() const;
+  rocksdb::ColumnFamilyHandle* stream_family() const { return stream_family_; }
+  rocksdb::ColumnFamilyHandle* pitr_family() const { return pitr_family_; }
+  rocksdb::ColumnFamilyHandle* backup_family() const { return backup_family_; }
 
  private:
   Storage() = default;
@@ -105,6 +143,9 @@ class Storage {
   bool dirty_ = false;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;  // every open family by name
   std::map<std::string, std::unique_ptr<TableMeta>> tables_;
+  rocksdb::ColumnFamilyHandle* stream_family_ = nullptr;
+  rocksdb::ColumnFamilyHandle* pitr_family_ = nullptr;
+  rocksdb::ColumnFamilyHandle* backup_family_ = nullptr;
 };
 
 }  // namespace haneul::table

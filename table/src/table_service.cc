@@ -12,20 +12,34 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "expression.h"
 #include "haneul/common/ids.h"
 #include "number.h"
 #include "storage.h"
+#include "streams.h"
 
 namespace haneul::table {
 
 namespace {
 
 constexpr std::string_view kTargetPrefix = "DynamoDB_20120810.";
+constexpr std::string_view kStreamsTargetPrefix = "DynamoDBStreams_20120810.";
+// Default-family keys of the stream metadata, the sequence counter and backups.
+constexpr char kStreamMetaPrefix[] = "stream/";
+constexpr char kSequenceKey[] = "counter/sequence";
+constexpr char kBackupMetaPrefix[] = "backup/";
+// How often (on the table clock) expired TTL items are swept and old stream records trimmed.
+constexpr int64_t kMaintenanceIntervalMs = 30 * 1000;
+// TTL deletions per sweep, so one sweep never stalls the loop for long.
+constexpr size_t kTtlDeletesPerSweep = 10000;
 constexpr size_t kMaxItemSize = 400 * 1024;
 constexpr size_t kMaxHashKeySize = 2048;
 constexpr size_t kMaxRangeKeySize = 1024;
@@ -183,6 +197,7 @@ struct TableService::Impl {
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
   ~Impl() {
+    maintenance_timer.reset();
     {
       std::lock_guard<std::mutex> lock(mutex);
       stopping = true;
@@ -211,6 +226,7 @@ struct TableService::Impl {
 
   void StartSync() {
     in_flight.swap(waiting);
+    in_flight_streams.swap(waiting_streams);
     sync_running = true;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -222,21 +238,154 @@ struct TableService::Impl {
   void FinishSync(const MaybeError& error) {
     std::vector<PendingAnswer> done;
     done.swap(in_flight);
+    std::set<std::string> streams_done;
+    streams_done.swap(in_flight_streams);
     sync_running = false;
-    if (!waiting.empty()) StartSync();
+    if (!waiting.empty() || !waiting_streams.empty()) StartSync();
     for (auto& [responder, response] : done) {
-      responder->Respond(error ? ErrorResponse(*error) : std::move(response));
+      if (responder) responder->Respond(error ? ErrorResponse(*error) : std::move(response));
+    }
+    if (!error) NotifyStreams(streams_done);
+  }
+
+  // Answers a request (responder may be null for the service's own writes: TTL sweeps) once
+  // its writes are durable, then tells stream listeners about the streams those writes touched.
+  void Answer(const std::shared_ptr<Responder>& responder, HttpResponse response) {
+    std::set<std::string> streams_touched;
+    streams_touched.swap(touched_streams);
+    if (!storage->TakeDirty() || options.loop == nullptr || !options.sync) {
+      if (responder) responder->Respond(std::move(response));
+      NotifyStreams(streams_touched);
+      return;
+    }
+    if (responder) waiting.emplace_back(responder, std::move(response));
+    waiting_streams.insert(streams_touched.begin(), streams_touched.end());
+    if (!sync_running) StartSync();
+  }
+
+  void NotifyStreams(const std::set<std::string>& arns) {
+    for (const auto& arn : arns) {
+      for (const auto& listener : listeners) listener(arn);
     }
   }
 
-  void Answer(const std::shared_ptr<Responder>& responder, HttpResponse response) {
-    if (!storage->TakeDirty() || options.loop == nullptr || !options.sync) {
-      responder->Respond(std::move(response));
-      return;
-    }
-    waiting.emplace_back(responder, std::move(response));
-    if (!sync_running) StartSync();
+  // ---- streams, TTL, point-in-time recovery, backups (issue 11) -----------------------------
+  std::map<std::string, StreamMeta> streams;  // by ARN
+  uint64_t sequence = 0;  // the last sequence counter handed out (persisted at kSequenceKey)
+  std::set<std::string> touched_streams;  // written since the last Answer
+  std::set<std::string> waiting_streams;  // written, not yet covered by a started fsync
+  std::set<std::string> in_flight_streams;
+  std::vector<std::function<void(const std::string&)>> listeners;
+  int64_t next_maintenance_ms = 0;
+  std::unique_ptr<Timer> maintenance_timer;
+
+  int64_t Now() const { return options.now_ms ? options.now_ms() : NowUnixMillis(); }
+
+  // ---- read cache (see TableOptions::read_cache_ttl_ms) ----------------------------------------
+  struct CacheEntry {
+    std::optional<std::string> value;  // stored item (nullopt: known absent) or a whole answer
+    int64_t expires_ms = 0;
+  };
+  // "i\0<table id>\0<item key>" for items, "q\0<table id>\0<generation>\0<op>\0<request>"
+  // for Query / Scan answers.
+  std::unordered_map<std::string, CacheEntry> cache;
+  std::map<std::string, uint64_t> generations;  // table id -> writes so far (query entries)
+  std::map<std::string, ReadCacheStats> cache_stats;  // by table id
+  // The cache lifetime of a table in ms, 0 when its cache is off.
+  int64_t CacheTtl(const TableMeta& table) const {
+    auto it = table.tags.find("haneul:read-cache");
+    if (it == table.tags.end() || !it->is_string()) return 0;
+    const std::string& value = it->get_ref<const std::string&>();
+    if (value == "on" || value == "true") return options.read_cache_ttl_ms;
+    char* end = nullptr;
+    double seconds = std::strtod(value.c_str(), &end);
+    if (end == value.c_str() || *end != '\0' || !(seconds > 0) || seconds > 86400 * 365) return 0;
+    return static_cast<int64_t>(seconds * 1000);
   }
+  const CacheEntry* CacheFind(const TableMeta& table, const std::string& key) {
+    auto it = cache.find(key);
+    ReadCacheStats& stats = cache_stats[table.id];
+    if (it == cache.end() || it->second.expires_ms <= Now()) {
+      ++stats.misses;
+      return nullptr;
+    }
+    ++stats.hits;
+    return &it->second;
+  }
+  void CachePut(std::string key, std::optional<std::string> value, int64_t ttl) {
+    if (cache.size() >= options.read_cache_entries) cache.clear();
+    cache[std::move(key)] = CacheEntry{std::move(value), Now() + ttl};
+  }
+  static std::string ItemCacheKey(const TableMeta& table, const std::string& key) {
+    return std::string("i") + '\0' + table.id + '\0' + key;
+  }
+  // Reads one stored item, through the cache when the read is eventually consistent.
+  MaybeError GetStored(const TableMeta& table, const std::string& key, bool consistent,
+                       std::optional<std::string>* out) {
+    int64_t ttl = consistent ? 0 : CacheTtl(table);
+    if (ttl == 0) return storage->Get(table.family, key, out);
+    std::string cache_key = ItemCacheKey(table, key);
+    if (const CacheEntry* hit = CacheFind(table, cache_key)) {
+      *out = hit->value;
+      return std::nullopt;
+    }
+    TABLE_TRY(storage->Get(table.family, key, out));
+    CachePut(std::move(cache_key), *out, ttl);
+    return std::nullopt;
+  }
+  // A write to the table: its item entry goes, and every cached Query / Scan of it.
+  void Invalidate(const TableMeta& table, const std::string& key) {
+    if (cache.empty()) return;
+    cache.erase(ItemCacheKey(table, key));
+    ++generations[table.id];
+  }
+  MaybeError LoadStreams();
+  MaybeError SaveStream(const StreamMeta& stream, rocksdb::WriteBatch* batch);
+  MaybeError EnableStream(TableMeta& table, const std::string& view_type);
+  MaybeError DisableStream(TableMeta& table);
+  // Applies an item change (AddWrite) and, when the item really changed, appends its stream
+  // record and point-in-time log entry to the same batch.
+  void AddChange(TableMeta& table, const std::string& key, const std::optional<json>& old_item,
+                 const std::optional<json>& new_item, rocksdb::WriteBatch* batch,
+                 bool by_ttl = false);
+  void Maintain();
+  void ScheduleMaintenance();
+  MaybeError TrimStreams(int64_t now);
+  MaybeError SweepTtl(int64_t now);
+  MaybeError TrimPitr(int64_t now);
+  StreamMeta* FindStream(const std::string& arn);
+  struct RawRecord {
+    uint64_t counter = 0;
+    int64_t created_ms = 0;
+    std::string json;
+  };
+  MaybeError ReadRecords(const StreamMeta& stream, uint64_t next, size_t limit, size_t byte_limit,
+                         std::vector<RawRecord>* out, bool* at_end);
+
+  MaybeError StreamsDispatch(const std::string& operation, json& request, json* response);
+  MaybeError ListStreams(json& request, json* response);
+  MaybeError DescribeStream(json& request, json* response);
+  MaybeError GetShardIterator(json& request, json* response);
+  MaybeError GetRecords(json& request, json* response);
+  MaybeError UpdateTimeToLive(json& request, json* response);
+  MaybeError DescribeTimeToLive(json& request, json* response);
+  json ContinuousBackups(const TableMeta& table);
+  MaybeError UpdateContinuousBackups(json& request, json* response);
+  MaybeError DescribeContinuousBackups(json& request, json* response);
+  MaybeError RestoreTableToPointInTime(json& request, json* response);
+  MaybeError CreateBackup(json& request, json* response);
+  MaybeError DescribeBackup(json& request, json* response);
+  MaybeError ListBackups(json& request, json* response);
+  MaybeError DeleteBackup(json& request, json* response);
+  MaybeError RestoreTableFromBackup(json& request, json* response);
+  MaybeError FindBackup(const json& request, json* meta, std::string* id);
+  // Creates table `target` with the schema of `source` and fills it through `fill`, which
+  // calls its argument once per (item key, item).
+  MaybeError RestoreInto(const TableMeta& source, const std::string& target,
+                         const std::function<MaybeError(
+                             const std::function<MaybeError(const std::string&, const json&)>&)>&
+                             fill,
+                         TableMeta** out);
   std::string host = "localhost";
   // ClientRequestToken -> (request fingerprint, time) for TransactWriteItems idempotency.
   std::map<std::string, std::pair<std::string, int64_t>> transaction_tokens;
@@ -749,6 +898,14 @@ json TableService::Impl::Describe(const TableMeta& table, const std::string& sta
   }
   if (!global.empty()) out["GlobalSecondaryIndexes"] = global;
   if (!local.empty()) out["LocalSecondaryIndexes"] = local;
+  if (table.stream_enabled) {
+    out["StreamSpecification"] = {{"StreamEnabled", true},
+                                  {"StreamViewType", table.stream_view_type}};
+  }
+  if (!table.latest_stream_arn.empty()) {
+    out["LatestStreamArn"] = table.latest_stream_arn;
+    out["LatestStreamLabel"] = table.latest_stream_label;
+  }
   return out;
 }
 
@@ -789,6 +946,39 @@ MaybeError ParseKeySchema(const json* spec, const char* where, KeySchema* out) {
     return ApiError::Validation(
         "Invalid KeySchema: Both the Hash Key and the Range Key element in "
         "the KeySchema have the same name");
+  }
+  return std::nullopt;
+}
+
+// StreamSpecification of CreateTable / UpdateTable.
+MaybeError ParseStreamSpecification(const json& spec, bool* enabled, std::string* view_type) {
+  if (!spec.is_object()) return ApiError::Serialization("Unexpected StreamSpecification");
+  const json* flag = Field(spec, "StreamEnabled");
+  if (flag == nullptr) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'streamSpecification.streamEnabled' failed "
+        "to satisfy constraint: Member must not be null");
+  }
+  if (!flag->is_boolean()) return ApiError::Serialization("Unexpected StreamEnabled");
+  *enabled = flag->get<bool>();
+  view_type->clear();
+  TABLE_TRY(StringField(spec, "StreamViewType", view_type));
+  if (!view_type->empty() && *view_type != "NEW_IMAGE" && *view_type != "OLD_IMAGE" &&
+      *view_type != "NEW_AND_OLD_IMAGES" && *view_type != "KEYS_ONLY") {
+    return ApiError::Validation(
+        "1 validation error detected: Value '" + *view_type +
+        "' at 'streamSpecification.streamViewType' failed to satisfy constraint: Member must "
+        "satisfy enum value set: [NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY]");
+  }
+  if (*enabled && view_type->empty()) {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: StreamViewType must be specified when "
+        "StreamEnabled is true");
+  }
+  if (!*enabled && !view_type->empty()) {
+    return ApiError::Validation(
+        "One or more parameter values were invalid: Stream view type can only be specified "
+        "when stream is enabled");
   }
   return std::nullopt;
 }
@@ -1011,6 +1201,11 @@ MaybeError TableService::Impl::CreateTable(json& request, json* response) {
       table->tags[tag["Key"].get<std::string>()] = tag.value("Value", "");
     }
   }
+  bool stream_enabled = false;
+  std::string stream_view_type;
+  if (const json* spec = Field(request, "StreamSpecification")) {
+    TABLE_TRY(ParseStreamSpecification(*spec, &stream_enabled, &stream_view_type));
+  }
   if (storage->Find(table->name) != nullptr) {
     return ApiError::InUse("Table already exists: " + table->name);
   }
@@ -1018,6 +1213,10 @@ MaybeError TableService::Impl::CreateTable(json& request, json* response) {
   table->created = static_cast<double>(NowUnixMillis()) / 1000.0;
   TableMeta* created = table.get();
   TABLE_TRY(storage->Create(std::move(table)));
+  if (stream_enabled) {
+    TABLE_TRY(EnableStream(*created, stream_view_type));
+    TABLE_TRY(storage->SaveMeta(*created));
+  }
   *response = {{"TableDescription", Describe(*created, "CREATING", false)}};
   return std::nullopt;
 }
@@ -1074,6 +1273,7 @@ MaybeError TableService::Impl::DeleteTable(json& request, json* response) {
     return ApiError::NotFound("Requested resource not found: Table: " + name + " not found");
   }
   json description = Describe(*table, "DELETING", true);
+  if (table->stream_enabled) TABLE_TRY(DisableStream(*table));
   TABLE_TRY(storage->Drop(name));
   *response = {{"TableDescription", description}};
   return std::nullopt;
@@ -1131,6 +1331,21 @@ MaybeError TableService::Impl::UpdateTable(json& request, json* response) {
       TABLE_TRY(StringField(definition, "AttributeType", &type));
       updated.attribute_types[name] = type;
     }
+  }
+  std::optional<std::pair<bool, std::string>> stream_change;
+  if (const json* spec = Field(request, "StreamSpecification")) {
+    bool enabled = false;
+    std::string view_type;
+    TABLE_TRY(ParseStreamSpecification(*spec, &enabled, &view_type));
+    if (enabled && table->stream_enabled) {
+      return ApiError::Validation("Table already has an enabled stream: TableName: " +
+                                  table->name);
+    }
+    if (!enabled && !table->stream_enabled) {
+      return ApiError::Validation("Table does not have a stream to disable: TableName: " +
+                                  table->name);
+    }
+    stream_change.emplace(enabled, view_type);
   }
   std::vector<IndexMeta> created;
   std::vector<std::string> deleted;
@@ -1206,6 +1421,14 @@ MaybeError TableService::Impl::UpdateTable(json& request, json* response) {
   }
   updated.family = table->family;
   *table = std::move(updated);
+  ++generations[table->id];  // cached Query pages may name an index that changed
+  if (stream_change) {
+    if (stream_change->first) {
+      TABLE_TRY(EnableStream(*table, stream_change->second));
+    } else {
+      TABLE_TRY(DisableStream(*table));
+    }
+  }
   TABLE_TRY(storage->SaveMeta(*table));
   *response = {{"TableDescription", Describe(*table, "ACTIVE", false)}};
   return std::nullopt;
@@ -1412,6 +1635,7 @@ MaybeError TableService::Impl::ReadItem(TableMeta& table, const std::string& key
 void TableService::Impl::AddWrite(TableMeta& table, const std::string& key,
                                   const std::optional<json>& old_item,
                                   const std::optional<json>& new_item, rocksdb::WriteBatch* batch) {
+  Invalidate(table, key);
   if (table.family != nullptr) {
     if (new_item) {
       batch->Put(table.family, key, EncodeStored(*new_item));
@@ -1619,7 +1843,7 @@ MaybeError TableService::Impl::SingleWrite(const std::string& kind, json& reques
   Charge(*write.table, true, WriteUnits(bytes));
   if (write.condition_failed) return ConditionFailure(write);
   rocksdb::WriteBatch batch;
-  AddWrite(*write.table, write.key, write.old_item, write.new_item, &batch);
+  AddChange(*write.table, write.key, write.old_item, write.new_item, &batch);
   TABLE_TRY(storage->Write(&batch));
   *response = WriteResponse(write);
   return std::nullopt;
@@ -1661,7 +1885,7 @@ MaybeError TableService::Impl::GetItem(json& request, json* response) {
   TABLE_TRY(CheckThroughput(*table, false));
   if (paths.empty() && capacity_mode == "NONE") {
     std::optional<std::string> data;
-    TABLE_TRY(storage->Get(table->family, encoded, &data));
+    TABLE_TRY(GetStored(*table, encoded, consistent, &data));
     size_t size = 0;
     std::string_view text;
     if (data && !DecodeStored(*data, &size, &text)) {
@@ -1672,7 +1896,14 @@ MaybeError TableService::Impl::GetItem(json& request, json* response) {
     return std::nullopt;
   }
   std::optional<json> item;
-  TABLE_TRY(ReadItem(*table, encoded, &item));
+  {
+    std::optional<std::string> data;
+    TABLE_TRY(GetStored(*table, encoded, consistent, &data));
+    if (data) {
+      item = ParseStored(*data);
+      if (!item->is_object()) return ApiError::Internal("Internal server error: corrupt item");
+    }
+  }
   *response = json::object();
   if (item) (*response)["Item"] = paths.empty() ? *item : ProjectItem(*item, paths);
   Charge(*table, false, ReadUnits(item ? ItemSize(*item) : 0, consistent));
@@ -2301,7 +2532,7 @@ MaybeError TableService::Impl::BatchWriteItem(json& request, json* response) {
   rocksdb::WriteBatch batch;
   std::map<std::string, double> units;
   for (auto& write : writes) {
-    AddWrite(*write.table, write.key, write.old_item, write.new_item, &batch);
+    AddChange(*write.table, write.key, write.old_item, write.new_item, &batch);
     size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
                             write.new_item ? ItemSize(*write.new_item) : 0);
     units[write.table->name] += WriteUnits(bytes);
@@ -2398,7 +2629,7 @@ MaybeError TableService::Impl::TransactWriteItems(json& request, json* response)
   for (auto& write : writes) TABLE_TRY(CheckThroughput(*write.table, true));
   rocksdb::WriteBatch batch;
   for (auto& write : writes) {
-    if (write.writes) AddWrite(*write.table, write.key, write.old_item, write.new_item, &batch);
+    if (write.writes) AddChange(*write.table, write.key, write.old_item, write.new_item, &batch);
     // Transactional writes cost twice the units of plain ones.
     size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
                             write.new_item ? ItemSize(*write.new_item) : 0);
@@ -2456,6 +2687,934 @@ MaybeError TableService::Impl::TransactGetItems(json& request, json* response) {
 }
 
 // =============================================================================================
+// Streams, TTL, point-in-time recovery and backups (issue 11).
+
+namespace {
+
+std::string RecordKey(const std::string& shard_id, uint64_t counter) {
+  return shard_id + "/" + FormatSequence(counter);
+}
+
+std::string Pad16(int64_t value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%016lld", static_cast<long long>(std::max<int64_t>(0, value)));
+  return buffer;
+}
+
+// PITR log keys: table id, change time, sequence counter, so a table's log is in time order.
+std::string PitrKey(const std::string& table_id, int64_t unix_millis, uint64_t counter) {
+  return table_id + "/" + Pad16(unix_millis) + "/" + FormatSequence(counter);
+}
+
+// Stream record values: "<unix ms> <record json>".
+bool SplitRecordValue(std::string_view value, int64_t* unix_millis, std::string_view* record) {
+  size_t space = value.find(' ');
+  if (space == std::string_view::npos) return false;
+  int64_t ms = 0;
+  for (char c : value.substr(0, space)) {
+    if (c < '0' || c > '9') return false;
+    ms = ms * 10 + (c - '0');
+  }
+  *unix_millis = ms;
+  *record = value.substr(space + 1);
+  return true;
+}
+
+double Seconds(int64_t unix_millis) { return static_cast<double>(unix_millis) / 1000.0; }
+
+ApiError StreamNotFound(const std::string& arn) {
+  return ApiError::NotFound("Requested resource not found: Stream: " + arn + " not found");
+}
+
+ApiError TableNotFoundNamed(const std::string& name) {
+  return {"TableNotFoundException", "Table not found: " + name};
+}
+
+MaybeError LimitField(const json& request, int64_t max, int64_t* out) {
+  if (const json* value = Field(request, "Limit")) {
+    if (!value->is_number_integer()) return ApiError::Serialization("Unexpected Limit");
+    int64_t limit = value->get<int64_t>();
+    if (limit < 1 || limit > max) {
+      return ApiError::Validation(
+          "1 validation error detected: Value '" + std::to_string(limit) +
+          "' at 'limit' failed to satisfy constraint: Member must have value " +
+          (limit < 1 ? "greater than or equal to 1" : "less than or equal to " +
+                                                          std::to_string(max)));
+    }
+    *out = limit;
+  }
+  return std::nullopt;
+}
+
+// An epoch-seconds timestamp field (JSON 1.0 sends numbers) as unix ms.
+MaybeError TimeField(const json& request, const char* name, std::optional<int64_t>* out) {
+  const json* value = Field(request, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_number()) return ApiError::Serialization(std::string("Unexpected ") + name);
+  double seconds = value->get<double>();
+  if (!std::isfinite(seconds) || std::fabs(seconds) > 1e12) {
+    return ApiError::Validation(std::string("Invalid value for ") + name);
+  }
+  *out = std::llround(seconds * 1000.0);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::function<int64_t()> ClockFromFile(std::string path) {
+  return [path = std::move(path)]() -> int64_t {
+    std::ifstream file(path);
+    long long value = 0;
+    if (file && (file >> value) && value > 0) return value;
+    return NowUnixMillis();
+  };
+}
+
+MaybeError TableService::Impl::LoadStreams() {
+  std::optional<std::string> counter;
+  TABLE_TRY(storage->Get(storage->default_family(), kSequenceKey, &counter));
+  if (counter) sequence = std::strtoull(counter->c_str(), nullptr, 10);
+  auto it = storage->NewIterator(storage->default_family());
+  for (it->Seek(kStreamMetaPrefix); it->Valid() && it->key().starts_with(kStreamMetaPrefix);
+       it->Next()) {
+    auto meta = StreamMeta::FromJson(json::parse(it->value().ToString(), nullptr, false));
+    if (!meta) return ApiError::Internal("corrupt stream metadata: " + it->key().ToString());
+    // The newest record of the shard (its key is the largest below "<shard>/2").
+    auto records = storage->NewIterator(storage->stream_family());
+    records->SeekForPrev(meta->shard_id + "/2");
+    if (records->Valid() && records->key().starts_with(meta->shard_id + "/")) {
+      std::string key = records->key().ToString();
+      meta->last = ParseSequence(key.substr(meta->shard_id.size() + 1)).value_or(0);
+    }
+    sequence = std::max(sequence, meta->last);
+    streams[meta->arn] = std::move(*meta);
+  }
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::SaveStream(const StreamMeta& stream, rocksdb::WriteBatch* batch) {
+  if (batch != nullptr) {
+    batch->Put(storage->default_family(), kStreamMetaPrefix + stream.arn, Dump(stream.ToJson()));
+    return std::nullopt;
+  }
+  rocksdb::WriteBatch own;
+  own.Put(storage->default_family(), kStreamMetaPrefix + stream.arn, Dump(stream.ToJson()));
+  return storage->Write(&own);
+}
+
+MaybeError TableService::Impl::EnableStream(TableMeta& table, const std::string& view_type) {
+  int64_t now = Now();
+  std::string label = StreamLabel(now);
+  // Labels of one table's streams must differ (they name the stream in its ARN).
+  while (label <= table.latest_stream_label) label = StreamLabel(++now);
+  StreamMeta stream;
+  stream.arn = TableArn(table.name) + "/stream/" + label;
+  stream.label = label;
+  stream.table_name = table.name;
+  stream.table_id = table.id;
+  stream.view_type = view_type;
+  stream.shard_id = NewShardId(now);
+  stream.key = table.key;
+  stream.created_ms = now;
+  stream.starting = sequence + 1;
+  TABLE_TRY(SaveStream(stream, nullptr));
+  table.stream_enabled = true;
+  table.stream_view_type = view_type;
+  table.latest_stream_arn = stream.arn;
+  table.latest_stream_label = label;
+  streams[stream.arn] = std::move(stream);
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::DisableStream(TableMeta& table) {
+  table.stream_enabled = false;
+  table.stream_view_type.clear();
+  StreamMeta* stream = FindStream(table.latest_stream_arn);
+  if (stream == nullptr || !stream->enabled) return std::nullopt;
+  stream->enabled = false;
+  stream->disabled_ms = Now();
+  stream->ending = std::max(stream->last, stream->starting);
+  return SaveStream(*stream, nullptr);
+}
+
+StreamMeta* TableService::Impl::FindStream(const std::string& arn) {
+  auto it = streams.find(arn);
+  return it == streams.end() ? nullptr : &it->second;
+}
+
+void TableService::Impl::AddChange(TableMeta& table, const std::string& key,
+                                   const std::optional<json>& old_item,
+                                   const std::optional<json>& new_item,
+                                   rocksdb::WriteBatch* batch, bool by_ttl) {
+  AddWrite(table, key, old_item, new_item, batch);
+  StreamMeta* stream = table.stream_enabled ? FindStream(table.latest_stream_arn) : nullptr;
+  if (stream != nullptr && !stream->enabled) stream = nullptr;
+  if (stream == nullptr && table.pitr_since_ms == 0) return;
+  // A write that changed nothing leaves no trace, as on DynamoDB.
+  if (!old_item && !new_item) return;
+  if (old_item && new_item && ValuesEqual(json{{"M", *old_item}}, json{{"M", *new_item}})) return;
+  uint64_t counter = ++sequence;
+  batch->Put(storage->default_family(), kSequenceKey, std::to_string(sequence));
+  int64_t now = Now();
+  if (stream != nullptr) {
+    ChangeRecord record = BuildChangeRecord(table.key, stream->view_type, options.region,
+                                            old_item, new_item, FormatSequence(counter), now,
+                                            by_ttl);
+    batch->Put(storage->stream_family(), RecordKey(stream->shard_id, counter),
+               std::to_string(now) + " " + record.json);
+    stream->last = counter;
+    touched_streams.insert(stream->arn);
+  }
+  if (table.pitr_since_ms != 0) {
+    json entry = {{"k", Base64Encode(key)}, {"o", old_item ? *old_item : json()}};
+    batch->Put(storage->pitr_family(), PitrKey(table.id, now, counter), Dump(entry));
+  }
+}
+
+void TableService::Impl::Maintain() {
+  int64_t now = Now();
+  next_maintenance_ms = now + kMaintenanceIntervalMs;
+  using Step = MaybeError (Impl::*)(int64_t);
+  for (Step step : {&Impl::TrimStreams, &Impl::SweepTtl, &Impl::TrimPitr}) {
+    if (auto error = (this->*step)(now)) {
+      std::fprintf(stderr, "haneul: table maintenance: %s\n", error->message.c_str());
+    }
+  }
+}
+
+void TableService::Impl::ScheduleMaintenance() {
+  if (options.loop == nullptr) return;
+  if (!maintenance_timer) maintenance_timer = std::make_unique<Timer>(*options.loop);
+  maintenance_timer->Start(std::chrono::milliseconds(kMaintenanceIntervalMs), [this] {
+    if (Now() >= next_maintenance_ms) {
+      Maintain();
+      Answer(nullptr, HttpResponse{});
+    }
+    ScheduleMaintenance();
+  });
+}
+
+MaybeError TableService::Impl::TrimStreams(int64_t now) {
+  rocksdb::WriteBatch batch;
+  std::vector<std::string> forgotten;
+  for (auto& [arn, stream] : streams) {
+    auto it = storage->NewIterator(storage->stream_family());
+    std::string prefix = stream.shard_id + "/";
+    bool trimmed = false, empty = true;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      int64_t created = 0;
+      std::string_view record;
+      std::string_view value(it->value().data(), it->value().size());
+      if (SplitRecordValue(value, &created, &record) && created >= now - kStreamRetentionMs) {
+        empty = false;
+        break;
+      }
+      std::string key = it->key().ToString();
+      stream.trimmed_through =
+          std::max(stream.trimmed_through, ParseSequence(key.substr(prefix.size())).value_or(0));
+      batch.Delete(storage->stream_family(), key);
+      trimmed = true;
+    }
+    // A closed stream is forgotten once its records are gone and a day has passed.
+    if (!stream.enabled && empty && now - stream.disabled_ms > kStreamRetentionMs) {
+      batch.Delete(storage->default_family(), kStreamMetaPrefix + arn);
+      forgotten.push_back(arn);
+    } else if (trimmed) {
+      TABLE_TRY(SaveStream(stream, &batch));
+    }
+  }
+  for (const auto& arn : forgotten) streams.erase(arn);
+  if (batch.Count() == 0) return std::nullopt;
+  return storage->Write(&batch);
+}
+
+MaybeError TableService::Impl::SweepTtl(int64_t now) {
+  // DynamoDB deletes items whose TTL (epoch seconds, type N) is in the past, but not ones more
+  // than five years in the past (taken to be a unit mistake).
+  constexpr double kFiveYears = 5 * 365 * 24 * 3600.0;
+  double now_seconds = Seconds(now);
+  rocksdb::WriteBatch batch;
+  size_t deleted = 0;
+  for (const auto& [name, table] : storage->tables()) {
+    if (table->ttl_attribute.empty()) continue;
+    auto it = storage->NewIterator(table->family);
+    for (it->SeekToFirst(); it->Valid() && deleted < kTtlDeletesPerSweep; it->Next()) {
+      std::string_view value(it->value().data(), it->value().size());
+      // Cheap test before parsing: the attribute name must appear in the item text.
+      if (value.find("\"" + table->ttl_attribute + "\"") == std::string_view::npos) continue;
+      json item = ParseStored(value);
+      if (!item.is_object()) continue;
+      auto attribute = item.find(table->ttl_attribute);
+      if (attribute == item.end() || TypeOf(*attribute) != "N") continue;
+      double expires = std::strtod((*attribute)["N"].get<std::string>().c_str(), nullptr);
+      if (expires >= now_seconds || expires < now_seconds - kFiveYears) continue;
+      AddChange(*table, it->key().ToString(), item, std::nullopt, &batch, true);
+      ++deleted;
+    }
+  }
+  if (batch.Count() == 0) return std::nullopt;
+  return storage->Write(&batch);
+}
+
+MaybeError TableService::Impl::TrimPitr(int64_t now) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [name, table] : storage->tables()) {
+    if (table->pitr_since_ms == 0) continue;
+    batch.DeleteRange(storage->pitr_family(), table->id + "/",
+                      table->id + "/" + Pad16(now - kPitrWindowMs));
+  }
+  if (batch.Count() == 0) return std::nullopt;
+  return storage->Write(&batch);
+}
+
+MaybeError TableService::Impl::ReadRecords(const StreamMeta& stream, uint64_t next, size_t limit,
+                                           size_t byte_limit,
+                                           std::vector<RawRecord>* out,
+                                           bool* at_end) {
+  std::string prefix = stream.shard_id + "/";
+  auto it = storage->NewIterator(storage->stream_family());
+  size_t bytes = 0;
+  *at_end = true;
+  for (it->Seek(RecordKey(stream.shard_id, next)); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    if (out->size() >= limit || bytes >= byte_limit) {
+      *at_end = false;
+      break;
+    }
+    int64_t created = 0;
+    std::string_view record;
+    std::string_view value(it->value().data(), it->value().size());
+    if (!SplitRecordValue(value, &created, &record)) {
+      return ApiError::Internal("Internal server error: corrupt stream record");
+    }
+    std::string key = it->key().ToString();
+    out->push_back(RawRecord{ParseSequence(key.substr(prefix.size())).value_or(0), created,
+                             std::string(record)});
+    bytes += record.size();
+  }
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::ListStreams(json& request, json* response) {
+  int64_t limit = 100;
+  TABLE_TRY(LimitField(request, 100, &limit));
+  std::string table_name, start;
+  TABLE_TRY(StringField(request, "TableName", &table_name));
+  TABLE_TRY(StringField(request, "ExclusiveStartStreamArn", &start));
+  if (!table_name.empty()) TABLE_TRY(ValidateTableName(table_name));
+  json list = json::array();
+  std::string last;
+  bool more = false;
+  for (auto it = start.empty() ? streams.begin() : streams.upper_bound(start);
+       it != streams.end(); ++it) {
+    if (!table_name.empty() && it->second.table_name != table_name) continue;
+    if (static_cast<int64_t>(list.size()) == limit) {
+      more = true;
+      break;
+    }
+    list.push_back({{"StreamArn", it->first},
+                    {"TableName", it->second.table_name},
+                    {"StreamLabel", it->second.label}});
+    last = it->first;
+  }
+  *response = {{"Streams", list}};
+  if (more) (*response)["LastEvaluatedStreamArn"] = last;
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::DescribeStream(json& request, json* response) {
+  std::string arn, start;
+  TABLE_TRY(StringField(request, "StreamArn", &arn));
+  TABLE_TRY(StringField(request, "ExclusiveStartShardId", &start));
+  int64_t limit = 100;
+  TABLE_TRY(LimitField(request, 100, &limit));
+  StreamMeta* stream = FindStream(arn);
+  if (stream == nullptr) return StreamNotFound(arn);
+  json range = {{"StartingSequenceNumber", FormatSequence(stream->starting)}};
+  if (!stream->enabled) range["EndingSequenceNumber"] = FormatSequence(stream->ending);
+  json shards = json::array();
+  if (start.empty() || start < stream->shard_id) {
+    shards.push_back({{"ShardId", stream->shard_id}, {"SequenceNumberRange", range}});
+  }
+  *response = {{"StreamDescription",
+                {{"StreamArn", stream->arn},
+                 {"StreamLabel", stream->label},
+                 {"StreamStatus", stream->enabled ? "ENABLED" : "DISABLED"},
+                 {"StreamViewType", stream->view_type},
+                 {"CreationRequestDateTime", Seconds(stream->created_ms)},
+                 {"TableName", stream->table_name},
+                 {"KeySchema", KeySchemaJson(stream->key)},
+                 {"Shards", shards}}}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::GetShardIterator(json& request, json* response) {
+  std::string arn, shard_id, type, sequence_text;
+  TABLE_TRY(StringField(request, "StreamArn", &arn));
+  TABLE_TRY(StringField(request, "ShardId", &shard_id));
+  TABLE_TRY(StringField(request, "ShardIteratorType", &type));
+  TABLE_TRY(StringField(request, "SequenceNumber", &sequence_text));
+  if (type != "TRIM_HORIZON" && type != "LATEST" && type != "AT_SEQUENCE_NUMBER" &&
+      type != "AFTER_SEQUENCE_NUMBER") {
+    return ApiError::Validation(
+        "1 validation error detected: Value '" + type +
+        "' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value "
+        "set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_SEQUENCE_NUMBER, TRIM_HORIZON]");
+  }
+  StreamMeta* stream = FindStream(arn);
+  if (stream == nullptr) return StreamNotFound(arn);
+  if (shard_id != stream->shard_id) {
+    return ApiError::NotFound("Requested resource not found: Shard does not exist");
+  }
+  ShardIterator iterator{arn, shard_id, 0, Now()};
+  if (type == "TRIM_HORIZON") {
+    iterator.next = std::max(stream->trimmed_through + 1, stream->starting);
+  } else if (type == "LATEST") {
+    iterator.next = stream->enabled ? sequence + 1 : stream->ending + 1;
+  } else {
+    if (sequence_text.empty()) {
+      return ApiError::Validation("A sequence number must be specified for " + type);
+    }
+    auto counter = ParseSequence(sequence_text);
+    if (!counter) {
+      return ApiError::Validation("Invalid SequenceNumber: " + sequence_text);
+    }
+    if ((!stream->enabled && *counter > stream->ending) || *counter > sequence) {
+      return ApiError::Validation("Invalid SequenceNumber: " + sequence_text +
+                                  " is beyond the end of the shard");
+    }
+    iterator.next = type == "AT_SEQUENCE_NUMBER" ? *counter : *counter + 1;
+    if (iterator.next <= stream->trimmed_through) {
+      return ApiError{"TrimmedDataAccessException",
+                      "The operation attempted to access data that has been trimmed: sequence "
+                      "number " +
+                          sequence_text + " is older than the stream's 24-hour retention"};
+    }
+  }
+  *response = {{"ShardIterator", EncodeIterator(iterator)}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::GetRecords(json& request, json* response) {
+  std::string text;
+  TABLE_TRY(StringField(request, "ShardIterator", &text));
+  if (text.empty()) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'shardIterator' failed to satisfy "
+        "constraint: Member must not be null");
+  }
+  int64_t limit = 1000;
+  TABLE_TRY(LimitField(request, 1000, &limit));
+  auto iterator = DecodeIterator(text);
+  if (!iterator) return ApiError::Validation("Invalid ShardIterator");
+  StreamMeta* stream = FindStream(iterator->stream_arn);
+  if (stream == nullptr) return StreamNotFound(iterator->stream_arn);
+  if (iterator->shard_id != stream->shard_id) {
+    return ApiError::NotFound("Requested resource not found: Shard does not exist");
+  }
+  int64_t now = Now();
+  if (now - iterator->issued_ms > kIteratorLifetimeMs) {
+    return ApiError{"ExpiredIteratorException",
+                    "Iterator expired. The iterator was created at time " +
+                        IsoTimestamp(iterator->issued_ms) + " while right now it is " +
+                        IsoTimestamp(now) +
+                        " which is further in the future than the tolerated delay of 900000 "
+                        "milliseconds."};
+  }
+  if (iterator->next <= stream->trimmed_through) {
+    return ApiError{"TrimmedDataAccessException",
+                    "The operation attempted to access data that has been trimmed: the iterator "
+                    "points to records older than the stream's 24-hour retention"};
+  }
+  std::vector<RawRecord> records;
+  bool at_end = false;
+  TABLE_TRY(ReadRecords(*stream, iterator->next, static_cast<size_t>(limit), 1024 * 1024,
+                        &records, &at_end));
+  json list = json::array();
+  for (const auto& record : records) {
+    json parsed = json::parse(record.json, nullptr, false);
+    if (parsed.is_discarded()) return ApiError::Internal("Internal server error: corrupt record");
+    list.push_back(WireRecord(std::move(parsed)));
+  }
+  *response = {{"Records", list}};
+  ShardIterator next = *iterator;
+  if (!records.empty()) next.next = records.back().counter + 1;
+  next.issued_ms = now;
+  // A closed shard read to its end has no next iterator.
+  if (!(!stream->enabled && at_end)) (*response)["NextShardIterator"] = EncodeIterator(next);
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::StreamsDispatch(const std::string& operation, json& request,
+                                               json* response) {
+  if (operation == "ListStreams") return ListStreams(request, response);
+  if (operation == "DescribeStream") return DescribeStream(request, response);
+  if (operation == "GetShardIterator") return GetShardIterator(request, response);
+  if (operation == "GetRecords") return GetRecords(request, response);
+  return ApiError{"UnknownOperationException", "", 400};
+}
+
+// ---- TTL ------------------------------------------------------------------------------------
+
+MaybeError TableService::Impl::UpdateTimeToLive(json& request, json* response) {
+  TableMeta* table = nullptr;
+  TABLE_TRY(FindTable(request, &table));
+  const json* spec = Field(request, "TimeToLiveSpecification");
+  if (spec == nullptr) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'timeToLiveSpecification' failed to satisfy "
+        "constraint: Member must not be null");
+  }
+  if (!spec->is_object()) return ApiError::Serialization("Unexpected TimeToLiveSpecification");
+  const json* enabled = Field(*spec, "Enabled");
+  std::string attribute;
+  TABLE_TRY(StringField(*spec, "AttributeName", &attribute));
+  if (enabled == nullptr) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'timeToLiveSpecification.enabled' failed to "
+        "satisfy constraint: Member must not be null");
+  }
+  if (!enabled->is_boolean()) return ApiError::Serialization("Unexpected Enabled");
+  if (attribute.empty()) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'timeToLiveSpecification.attributeName' "
+        "failed to satisfy constraint: Member must not be null");
+  }
+  if (attribute.size() > 255) {
+    return ApiError::Validation(
+        "1 validation error detected: Value '" + attribute +
+        "' at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member must "
+        "have length less than or equal to 255");
+  }
+  if (enabled->get<bool>()) {
+    if (!table->ttl_attribute.empty()) {
+      return ApiError::Validation("TimeToLive is already enabled");
+    }
+    table->ttl_attribute = attribute;
+  } else {
+    if (table->ttl_attribute.empty()) {
+      return ApiError::Validation("TimeToLive is already disabled");
+    }
+    if (table->ttl_attribute != attribute) {
+      return ApiError::Validation(
+          "TimeToLive is active on a different AttributeName: current AttributeName is " +
+          table->ttl_attribute);
+    }
+    table->ttl_attribute.clear();
+  }
+  TABLE_TRY(storage->SaveMeta(*table));
+  *response = {{"TimeToLiveSpecification",
+                {{"Enabled", enabled->get<bool>()}, {"AttributeName", attribute}}}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::DescribeTimeToLive(json& request, json* response) {
+  TableMeta* table = nullptr;
+  TABLE_TRY(FindTable(request, &table));
+  json description = {{"TimeToLiveStatus", table->ttl_attribute.empty() ? "DISABLED" : "ENABLED"}};
+  if (!table->ttl_attribute.empty()) description["AttributeName"] = table->ttl_attribute;
+  *response = {{"TimeToLiveDescription", description}};
+  return std::nullopt;
+}
+
+// ---- point-in-time recovery -----------------------------------------------------------------
+
+json TableService::Impl::ContinuousBackups(const TableMeta& table) {
+  json pitr = {{"PointInTimeRecoveryStatus", table.pitr_since_ms ? "ENABLED" : "DISABLED"}};
+  if (table.pitr_since_ms) {
+    int64_t now = Now();
+    pitr["EarliestRestorableDateTime"] =
+        Seconds(std::max(table.pitr_since_ms, now - kPitrWindowMs));
+    pitr["LatestRestorableDateTime"] = Seconds(now);
+  }
+  return {{"ContinuousBackupsStatus", "ENABLED"}, {"PointInTimeRecoveryDescription", pitr}};
+}
+
+MaybeError TableService::Impl::UpdateContinuousBackups(json& request, json* response) {
+  std::string name;
+  TABLE_TRY(StringField(request, "TableName", &name));
+  TABLE_TRY(ValidateTableName(name));
+  const json* spec = Field(request, "PointInTimeRecoverySpecification");
+  if (spec == nullptr) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'pointInTimeRecoverySpecification' failed "
+        "to satisfy constraint: Member must not be null");
+  }
+  if (!spec->is_object()) return ApiError::Serialization("Unexpected specification");
+  const json* enabled = Field(*spec, "PointInTimeRecoveryEnabled");
+  if (enabled == nullptr) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at "
+        "'pointInTimeRecoverySpecification.pointInTimeRecoveryEnabled' failed to satisfy "
+        "constraint: Member must not be null");
+  }
+  if (!enabled->is_boolean()) return ApiError::Serialization("Unexpected Enabled");
+  TableMeta* table = storage->Find(name);
+  if (table == nullptr) return TableNotFoundNamed(name);
+  if (enabled->get<bool>() && table->pitr_since_ms == 0) {
+    table->pitr_since_ms = Now();
+    TABLE_TRY(storage->SaveMeta(*table));
+  } else if (!enabled->get<bool>() && table->pitr_since_ms != 0) {
+    // Disabling forgets the history, as on DynamoDB.
+    table->pitr_since_ms = 0;
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(storage->pitr_family(), table->id + "/", table->id + "0");
+    TABLE_TRY(storage->Write(&batch));
+    TABLE_TRY(storage->SaveMeta(*table));
+  }
+  *response = {{"ContinuousBackupsDescription", ContinuousBackups(*table)}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::DescribeContinuousBackups(json& request, json* response) {
+  std::string name;
+  TABLE_TRY(StringField(request, "TableName", &name));
+  TABLE_TRY(ValidateTableName(name));
+  TableMeta* table = storage->Find(name);
+  if (table == nullptr) return TableNotFoundNamed(name);
+  *response = {{"ContinuousBackupsDescription", ContinuousBackups(*table)}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::RestoreInto(
+    const TableMeta& source, const std::string& target,
+    const std::function<
+        MaybeError(const std::function<MaybeError(const std::string&, const json&)>&)>& fill,
+    TableMeta** out) {
+  auto table = std::make_unique<TableMeta>();
+  table->name = target;
+  table->id = NewUuid();
+  table->created = Seconds(NowUnixMillis());
+  table->key = source.key;
+  table->attribute_types = source.attribute_types;
+  table->billing_mode = source.billing_mode;
+  table->provisioned = source.provisioned;
+  for (const auto& index : source.indexes) {
+    IndexMeta copy = index;
+    copy.family = nullptr;
+    table->indexes.push_back(std::move(copy));
+  }
+  TableMeta* created = table.get();
+  TABLE_TRY(storage->Create(std::move(table)));
+  rocksdb::WriteBatch batch;
+  MaybeError error = fill([&](const std::string& key, const json& item) -> MaybeError {
+    AddWrite(*created, key, std::nullopt, item, &batch);
+    if (batch.Count() >= 4096) {
+      TABLE_TRY(storage->Write(&batch));
+      batch.Clear();
+    }
+    return std::nullopt;
+  });
+  if (!error && batch.Count() > 0) error = storage->Write(&batch);
+  if (error) {
+    (void)storage->Drop(target);
+    return error;
+  }
+  *out = created;
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::RestoreTableToPointInTime(json& request, json* response) {
+  std::string source_name, source_arn, target;
+  TABLE_TRY(StringField(request, "SourceTableName", &source_name));
+  TABLE_TRY(StringField(request, "SourceTableArn", &source_arn));
+  TABLE_TRY(StringField(request, "TargetTableName", &target));
+  TABLE_TRY(ValidateTableName(target, "TargetTableName"));
+  if (source_name.empty() && !source_arn.empty()) {
+    std::string prefix = TableArn("");
+    if (source_arn.starts_with(prefix)) source_name = source_arn.substr(prefix.size());
+    if (source_name.empty()) return TableNotFoundNamed(source_arn);
+  }
+  if (source_name.empty()) {
+    return ApiError::Validation("Either SourceTableName or SourceTableArn must be specified");
+  }
+  bool use_latest = false;
+  if (const json* latest = Field(request, "UseLatestRestorableTime")) {
+    if (!latest->is_boolean()) return ApiError::Serialization("Unexpected UseLatestRestorableTime");
+    use_latest = latest->get<bool>();
+  }
+  std::optional<int64_t> at;
+  TABLE_TRY(TimeField(request, "RestoreDateTime", &at));
+  if (use_latest && at) {
+    return ApiError::Validation(
+        "Only one of RestoreDateTime or UseLatestRestorableTime can be specified");
+  }
+  if (!use_latest && !at) {
+    return ApiError::Validation(
+        "Either RestoreDateTime or UseLatestRestorableTime must be specified");
+  }
+  TableMeta* source = storage->Find(source_name);
+  if (source == nullptr) return TableNotFoundNamed(source_name);
+  if (storage->Find(target) != nullptr) {
+    return ApiError{"TableAlreadyExistsException", "Table already exists: " + target};
+  }
+  if (source->pitr_since_ms == 0) {
+    return ApiError{"PointInTimeRecoveryUnavailableException",
+                    "Point in time recovery is not enabled for table '" + source_name + "'"};
+  }
+  int64_t now = Now();
+  int64_t earliest = std::max(source->pitr_since_ms, now - kPitrWindowMs);
+  int64_t when = use_latest ? now : *at;
+  if (when < earliest || when > now) {
+    return ApiError{"InvalidRestoreTimeException",
+                    "RestoreDateTime must be between EarliestRestorableDateTime and "
+                    "LatestRestorableDateTime"};
+  }
+  // The state at `when`: the current items, except that every item changed after `when` takes
+  // the old image of its first change after `when` (absent: it did not exist then).
+  std::map<std::string, std::optional<json>> undo;
+  {
+    auto it = storage->NewIterator(storage->pitr_family());
+    std::string prefix = source->id + "/";
+    for (it->Seek(prefix + Pad16(when + 1)); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      json entry = json::parse(it->value().ToString(), nullptr, false);
+      std::string key;
+      if (!entry.is_object() || !Base64Decode(entry.value("k", ""), &key)) {
+        return ApiError::Internal("Internal server error: corrupt recovery log");
+      }
+      if (undo.count(key)) continue;
+      undo[key] = entry["o"].is_object() ? std::optional<json>(entry["o"]) : std::nullopt;
+    }
+  }
+  TableMeta* created = nullptr;
+  TableMeta source_copy = *source;
+  TABLE_TRY(RestoreInto(
+      source_copy, target,
+      [&](const std::function<MaybeError(const std::string&, const json&)>& add) -> MaybeError {
+        auto it = storage->NewIterator(source_copy.family);
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+          std::string key = it->key().ToString();
+          if (undo.count(key)) continue;
+          json item = ParseStored(std::string_view(it->value().data(), it->value().size()));
+          if (item.is_object()) TABLE_TRY(add(key, item));
+        }
+        for (const auto& [key, item] : undo) {
+          if (item) TABLE_TRY(add(key, *item));
+        }
+        return std::nullopt;
+      },
+      &created));
+  json description = Describe(*created, "CREATING", false);
+  description["RestoreSummary"] = {{"SourceTableArn", TableArn(source_name)},
+                                   {"RestoreDateTime", Seconds(when)},
+                                   {"RestoreInProgress", false}};
+  *response = {{"TableDescription", description}};
+  return std::nullopt;
+}
+
+// ---- on-demand backups ------------------------------------------------------------------------
+// A backup copies the table's items (at one moment: the loop runs nothing else meanwhile) into
+// the "backups" family under "<backup id>/<item key>"; its metadata (details and the table's
+// schema) sits in the default family under "backup/<backup id>".
+
+MaybeError TableService::Impl::CreateBackup(json& request, json* response) {
+  std::string name, backup_name;
+  TABLE_TRY(StringField(request, "TableName", &name));
+  TABLE_TRY(ValidateTableName(name));
+  TABLE_TRY(StringField(request, "BackupName", &backup_name));
+  TABLE_TRY(ValidateTableName(backup_name, "BackupName"));
+  TableMeta* table = storage->Find(name);
+  if (table == nullptr) return TableNotFoundNamed(name);
+  int64_t now = Now();
+  std::string id = std::string("0") + std::to_string(now) + "-" + RandomHex(8);
+  rocksdb::WriteBatch batch;
+  int64_t bytes = 0, count = 0;
+  auto it = storage->NewIterator(table->family);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    batch.Put(storage->backup_family(), id + "/" + it->key().ToString(), it->value());
+    size_t size = 0;
+    std::string_view text;
+    if (DecodeStored(std::string_view(it->value().data(), it->value().size()), &size, &text)) {
+      bytes += static_cast<int64_t>(size);
+    }
+    ++count;
+  }
+  std::string arn = TableArn(name) + "/backup/" + id;
+  json details = {{"BackupArn", arn},
+                  {"BackupName", backup_name},
+                  {"BackupSizeBytes", bytes},
+                  {"BackupStatus", "AVAILABLE"},
+                  {"BackupType", "USER"},
+                  {"BackupCreationDateTime", Seconds(now)}};
+  json meta = {{"magic", "haneul-backup"},
+               {"version", 1},
+               {"Details", details},
+               {"ItemCount", count},
+               {"Table", table->ToJson()},
+               {"TableArn", TableArn(name)},
+               {"Description", Describe(*table, "ACTIVE", false)}};
+  batch.Put(storage->default_family(), kBackupMetaPrefix + id, Dump(meta));
+  TABLE_TRY(storage->Write(&batch));
+  *response = {{"BackupDetails", details}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::FindBackup(const json& request, json* meta, std::string* id) {
+  std::string arn;
+  TABLE_TRY(StringField(request, "BackupArn", &arn));
+  if (arn.empty()) {
+    return ApiError::Validation(
+        "1 validation error detected: Value null at 'backupArn' failed to satisfy constraint: "
+        "Member must not be null");
+  }
+  size_t at = arn.rfind("/backup/");
+  *id = at == std::string::npos ? "" : arn.substr(at + 8);
+  std::optional<std::string> data;
+  if (!id->empty() && id->find('/') == std::string::npos) {
+    TABLE_TRY(storage->Get(storage->default_family(), kBackupMetaPrefix + *id, &data));
+  }
+  if (data) *meta = json::parse(*data, nullptr, false);
+  if (!data || !meta->is_object() || (*meta)["Details"].value("BackupArn", "") != arn) {
+    return ApiError{"BackupNotFoundException", "Backup not found: " + arn};
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+json BackupDescription(const json& meta) {
+  const json& table = meta["Description"];
+  json source = {{"TableName", table["TableName"]},
+                 {"TableId", table["TableId"]},
+                 {"TableArn", table["TableArn"]},
+                 {"TableSizeBytes", meta["Details"]["BackupSizeBytes"]},
+                 {"KeySchema", table["KeySchema"]},
+                 {"TableCreationDateTime", table["CreationDateTime"]},
+                 {"ProvisionedThroughput", table["ProvisionedThroughput"]},
+                 {"ItemCount", meta["ItemCount"]},
+                 {"BillingMode", table["BillingModeSummary"]["BillingMode"]}};
+  json features = json::object();
+  for (const char* which : {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"}) {
+    if (!table.contains(which)) continue;
+    json list = json::array();
+    for (const auto& index : table[which]) {
+      json entry = {{"IndexName", index["IndexName"]},
+                    {"KeySchema", index["KeySchema"]},
+                    {"Projection", index["Projection"]}};
+      if (index.contains("ProvisionedThroughput")) {
+        entry["ProvisionedThroughput"] = {
+            {"ReadCapacityUnits", index["ProvisionedThroughput"]["ReadCapacityUnits"]},
+            {"WriteCapacityUnits", index["ProvisionedThroughput"]["WriteCapacityUnits"]}};
+      }
+      list.push_back(std::move(entry));
+    }
+    features[which] = list;
+  }
+  return {{"BackupDetails", meta["Details"]},
+          {"SourceTableDetails", source},
+          {"SourceTableFeatureDetails", features}};
+}
+
+}  // namespace
+
+MaybeError TableService::Impl::DescribeBackup(json& request, json* response) {
+  json meta;
+  std::string id;
+  TABLE_TRY(FindBackup(request, &meta, &id));
+  *response = {{"BackupDescription", BackupDescription(meta)}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::ListBackups(json& request, json* response) {
+  int64_t limit = 100;
+  TABLE_TRY(LimitField(request, 100, &limit));
+  std::string table_name, start, type = "USER";
+  TABLE_TRY(StringField(request, "TableName", &table_name));
+  TABLE_TRY(StringField(request, "ExclusiveStartBackupArn", &start));
+  TABLE_TRY(StringField(request, "BackupType", &type));
+  if (type != "USER" && type != "SYSTEM" && type != "AWS_BACKUP" && type != "ALL") {
+    return ApiError::Validation(
+        "1 validation error detected: Value '" + type +
+        "' at 'backupType' failed to satisfy constraint: Member must satisfy enum value set: "
+        "[USER, SYSTEM, AWS_BACKUP, ALL]");
+  }
+  std::optional<int64_t> lower, upper;
+  TABLE_TRY(TimeField(request, "TimeRangeLowerBound", &lower));
+  TABLE_TRY(TimeField(request, "TimeRangeUpperBound", &upper));
+  json summaries = json::array();
+  std::string last;
+  bool more = false, started = start.empty();
+  auto it = storage->NewIterator(storage->default_family());
+  for (it->Seek(kBackupMetaPrefix); it->Valid() && it->key().starts_with(kBackupMetaPrefix);
+       it->Next()) {
+    json meta = json::parse(it->value().ToString(), nullptr, false);
+    if (!meta.is_object()) continue;
+    const json& details = meta["Details"];
+    std::string arn = details.value("BackupArn", "");
+    if (!started) {
+      started = arn == start;
+      continue;
+    }
+    if (type == "SYSTEM" || type == "AWS_BACKUP") continue;
+    const json& table = meta["Description"];
+    if (!table_name.empty() && table.value("TableName", "") != table_name) continue;
+    int64_t created = std::llround(details.value("BackupCreationDateTime", 0.0) * 1000.0);
+    if ((lower && created < *lower) || (upper && created > *upper)) continue;
+    if (static_cast<int64_t>(summaries.size()) == limit) {
+      more = true;
+      break;
+    }
+    json summary = details;
+    summary["TableName"] = table["TableName"];
+    summary["TableId"] = table["TableId"];
+    summary["TableArn"] = table["TableArn"];
+    summaries.push_back(std::move(summary));
+    last = arn;
+  }
+  *response = {{"BackupSummaries", summaries}};
+  if (more) (*response)["LastEvaluatedBackupArn"] = last;
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::DeleteBackup(json& request, json* response) {
+  json meta;
+  std::string id;
+  TABLE_TRY(FindBackup(request, &meta, &id));
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(storage->backup_family(), id + "/", id + "0");
+  batch.Delete(storage->default_family(), kBackupMetaPrefix + id);
+  TABLE_TRY(storage->Write(&batch));
+  meta["Details"]["BackupStatus"] = "DELETED";
+  *response = {{"BackupDescription", BackupDescription(meta)}};
+  return std::nullopt;
+}
+
+MaybeError TableService::Impl::RestoreTableFromBackup(json& request, json* response) {
+  std::string target;
+  TABLE_TRY(StringField(request, "TargetTableName", &target));
+  TABLE_TRY(ValidateTableName(target, "TargetTableName"));
+  json meta;
+  std::string id;
+  TABLE_TRY(FindBackup(request, &meta, &id));
+  if (storage->Find(target) != nullptr) {
+    return ApiError{"TableAlreadyExistsException", "Table already exists: " + target};
+  }
+  auto source = TableMeta::FromJson(meta["Table"]);
+  if (!source) return ApiError::Internal("Internal server error: corrupt backup metadata");
+  TableMeta* created = nullptr;
+  TABLE_TRY(RestoreInto(
+      *source, target,
+      [&](const std::function<MaybeError(const std::string&, const json&)>& add) -> MaybeError {
+        auto it = storage->NewIterator(storage->backup_family());
+        std::string prefix = id + "/";
+        for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+          json item = ParseStored(std::string_view(it->value().data(), it->value().size()));
+          if (item.is_object()) TABLE_TRY(add(it->key().ToString().substr(prefix.size()), item));
+        }
+        return std::nullopt;
+      },
+      &created));
+  json description = Describe(*created, "CREATING", false);
+  description["RestoreSummary"] = {{"SourceBackupArn", meta["Details"]["BackupArn"]},
+                                   {"SourceTableArn", meta["TableArn"]},
+                                   {"RestoreDateTime", Seconds(Now())},
+                                   {"RestoreInProgress", false}};
+  *response = {{"TableDescription", description}};
+  return std::nullopt;
+}
+
+// =============================================================================================
 // Dispatch.
 
 MaybeError TableService::Impl::Dispatch(const std::string& operation, json& request,
@@ -2478,9 +3637,44 @@ MaybeError TableService::Impl::Dispatch(const std::string& operation, json& requ
       {"BatchWriteItem", &Impl::BatchWriteItem},
       {"TransactWriteItems", &Impl::TransactWriteItems},
       {"TransactGetItems", &Impl::TransactGetItems},
+      {"UpdateTimeToLive", &Impl::UpdateTimeToLive},
+      {"DescribeTimeToLive", &Impl::DescribeTimeToLive},
+      {"UpdateContinuousBackups", &Impl::UpdateContinuousBackups},
+      {"DescribeContinuousBackups", &Impl::DescribeContinuousBackups},
+      {"RestoreTableToPointInTime", &Impl::RestoreTableToPointInTime},
+      {"CreateBackup", &Impl::CreateBackup},
+      {"DescribeBackup", &Impl::DescribeBackup},
+      {"ListBackups", &Impl::ListBackups},
+      {"DeleteBackup", &Impl::DeleteBackup},
+      {"RestoreTableFromBackup", &Impl::RestoreTableFromBackup},
   };
-  if (operation == "Query") return QueryOrScan(true, request, response);
-  if (operation == "Scan") return QueryOrScan(false, request, response);
+  if (operation.starts_with(kStreamsTargetPrefix)) {
+    return StreamsDispatch(operation.substr(kStreamsTargetPrefix.size()), request, response);
+  }
+  if (operation == "Query" || operation == "Scan") {
+    bool query = operation == "Query";
+    // Eventually consistent pages of a cached table are answered from the cache while no
+    // write to the table happened since (the generation is part of the key).
+    TableMeta* table = nullptr;
+    if (request.is_object() && request.contains("TableName") && request["TableName"].is_string()) {
+      table = storage->Find(request["TableName"].get<std::string>());
+    }
+    const json* consistent = table ? Field(request, "ConsistentRead") : nullptr;
+    int64_t ttl = table && !(consistent && consistent->is_boolean() && consistent->get<bool>())
+                      ? CacheTtl(*table)
+                      : 0;
+    if (ttl == 0) return QueryOrScan(query, request, response);
+    std::string key = std::string("q") + '\0' + table->id + '\0' +
+                      std::to_string(generations[table->id]) + '\0' + operation + '\0' +
+                      Dump(request);
+    if (const CacheEntry* hit = CacheFind(*table, key)) {
+      raw_response = *hit->value;
+      return std::nullopt;
+    }
+    TABLE_TRY(QueryOrScan(query, request, response));
+    CachePut(std::move(key), raw_response ? *raw_response : Dump(*response), ttl);
+    return std::nullopt;
+  }
   if (operation == "DescribeEndpoints") {
     *response = {{"Endpoints", json::array({{{"Address", host}, {"CachePeriodInMinutes", 1440}}})}};
     return std::nullopt;
@@ -2510,7 +3704,11 @@ Result<std::unique_ptr<TableService>> TableService::Open(const std::string& dire
   if (auto error = Storage::Open(directory, impl->options.sync && !group_commit, &impl->storage)) {
     return Status::IoError("table storage at " + directory + ": " + error->message);
   }
+  if (auto error = impl->LoadStreams()) {
+    return Status::IoError("table storage at " + directory + ": " + error->message);
+  }
   if (group_commit) impl->syncer = std::thread([raw = impl.get()] { raw->SyncerLoop(); });
+  impl->ScheduleMaintenance();
   return std::unique_ptr<TableService>(new TableService(std::move(impl)));
 }
 
@@ -2524,6 +3722,9 @@ HttpResponse TableService::Execute(const std::string& operation, const std::stri
     }
     json response;
     impl_->raw_response.reset();
+    // TTL sweeps and stream trimming also run here when due, so a test that moves the
+    // injected clock sees their effect on its next request without waiting for the timer.
+    if (impl_->Now() >= impl_->next_maintenance_ms) impl_->Maintain();
     if (auto error = impl_->Dispatch(operation, request, &response)) return ErrorResponse(*error);
     if (impl_->raw_response) return MakeResponse(200, std::move(*impl_->raw_response));
     return MakeResponse(200, Dump(response));
@@ -2535,30 +3736,91 @@ HttpResponse TableService::Execute(const std::string& operation, const std::stri
 
 bool TableService::Handle(HttpRequest& request, const std::shared_ptr<Responder>& responder) {
   std::string_view target = request.headers.Get("X-Amz-Target");
-  if (!target.starts_with(kTargetPrefix)) return false;
+  bool streams = target.starts_with(kStreamsTargetPrefix);
+  if (!target.starts_with(kTargetPrefix) && !streams) return false;
   std::string_view host = request.headers.Get("Host");
   if (!host.empty()) impl_->host = std::string(host);
   impl_->storage->TakeDirty();
-  impl_->Answer(responder, Execute(std::string(target.substr(kTargetPrefix.size())), request.body));
+  // dynamodbstreams operations go through Execute with their full target as the name.
+  std::string operation(streams ? target : target.substr(kTargetPrefix.size()));
+  impl_->Answer(responder, Execute(operation, request.body));
   return true;
 }
 
-// Streams: not built yet (issue 11); these answer so consumers can be written against them.
+// Streams for in-process consumers.
 Result<std::vector<StreamShardInfo>> TableService::StreamShards(const std::string& stream_arn) {
-  return Status::NotFound("Requested resource not found: Stream: " + stream_arn +
-                          " not found");
+  StreamMeta* stream = impl_->FindStream(stream_arn);
+  if (stream == nullptr) {
+    return Status::NotFound("Requested resource not found: Stream: " + stream_arn + " not found");
+  }
+  StreamShardInfo shard;
+  shard.shard_id = stream->shard_id;
+  shard.starting_sequence_number = FormatSequence(stream->starting);
+  if (!stream->enabled) shard.ending_sequence_number = FormatSequence(stream->ending);
+  return std::vector<StreamShardInfo>{shard};
 }
+
 Result<std::vector<StreamRecord>> TableService::ReadStream(const std::string& stream_arn,
-                                                           const std::string&,
-                                                           const std::string&, size_t) {
-  return Status::NotFound("Requested resource not found: Stream: " + stream_arn +
-                          " not found");
+                                                           const std::string& shard_id,
+                                                           const std::string& after_sequence,
+                                                           size_t limit) {
+  StreamMeta* stream = impl_->FindStream(stream_arn);
+  if (stream == nullptr) {
+    return Status::NotFound("Requested resource not found: Stream: " + stream_arn + " not found");
+  }
+  if (shard_id != stream->shard_id) {
+    return Status::NotFound("Requested resource not found: Shard does not exist");
+  }
+  uint64_t next = std::max(stream->trimmed_through + 1, stream->starting);
+  if (!after_sequence.empty()) {
+    auto after = ParseSequence(after_sequence);
+    if (!after) return Status::InvalidArgument("invalid sequence number: " + after_sequence);
+    if (*after < stream->trimmed_through) {
+      return Status::Unavailable("records after " + after_sequence + " of " + stream_arn +
+                                 " were trimmed (older than 24 hours)");
+    }
+    next = std::max(next, *after + 1);
+  }
+  std::vector<Impl::RawRecord> records;
+  bool at_end = false;
+  if (auto error = impl_->ReadRecords(*stream, next, limit, SIZE_MAX, &records, &at_end)) {
+    return Status::Internal(error->message);
+  }
+  std::vector<StreamRecord> out;
+  for (auto& raw : records) {
+    StreamRecord record;
+    record.sequence_number = FormatSequence(raw.counter);
+    record.approximate_creation_ms = raw.created_ms;
+    json parsed = json::parse(raw.json, nullptr, false);
+    if (parsed.is_object()) record.size_bytes = parsed["dynamodb"].value("SizeBytes", int64_t{0});
+    record.json = std::move(raw.json);
+    out.push_back(std::move(record));
+  }
+  return out;
 }
+
 Result<std::string> TableService::LatestSequenceNumber(const std::string& stream_arn,
-                                                       const std::string&) {
-  return Status::NotFound("Requested resource not found: Stream: " + stream_arn +
-                          " not found");
+                                                       const std::string& shard_id) {
+  StreamMeta* stream = impl_->FindStream(stream_arn);
+  if (stream == nullptr) {
+    return Status::NotFound("Requested resource not found: Stream: " + stream_arn + " not found");
+  }
+  if (shard_id != stream->shard_id) {
+    return Status::NotFound("Requested resource not found: Shard does not exist");
+  }
+  if (stream->last == 0 || stream->last <= stream->trimmed_through) return std::string();
+  return FormatSequence(stream->last);
 }
-void TableService::AddStreamListener(std::function<void(const std::string&)>) {}
+
+Result<ReadCacheStats> TableService::ReadCacheStatsOf(const std::string& table_name) {
+  TableMeta* table = impl_->storage->Find(table_name);
+  if (table == nullptr) return Status::NotFound("table not found: " + table_name);
+  auto it = impl_->cache_stats.find(table->id);
+  return it == impl_->cache_stats.end() ? ReadCacheStats{} : it->second;
+}
+
+void TableService::AddStreamListener(std::function<void(const std::string&)> listener) {
+  impl_->listeners.push_back(std::move(listener));
+}
 
 }  // namespace haneul::table

@@ -6,6 +6,8 @@
 // limits and error messages.
 // Durability: every write is one RocksDB WriteBatch through the write-ahead log, index
 // maintenance included; with TableOptions::sync (the default) it is fsynced before the answer.
+// Streams (dynamodbstreams, `X-Amz-Target: DynamoDBStreams_20120810.<Op>`), TTL, on-demand
+// backups and point-in-time recovery are served by the same object (docs/table.md).
 // Thread-safety: not thread-safe; call Handle on the server's event-loop thread only.
 #pragma once
 
@@ -32,7 +34,28 @@ struct TableOptions {
   EventLoop* loop = nullptr;
   std::string region = "us-east-1";
   std::string account = "000000000000";
+  // The wall clock (unix milliseconds) of streams, TTL and point-in-time recovery: record
+  // times, 24-hour retention, iterator expiry, TTL expiry, restore windows. Empty: the real
+  // clock. Tests inject a fake one (see ClockFromFile) so nothing waits for real time.
+  std::function<int64_t()> now_ms;
+  // The read cache for eventually consistent reads (GetItem items, Query and Scan pages), off
+  // unless a table carries the tag `haneul:read-cache` = "on" (this lifetime) or a number of
+  // seconds. Entries are dropped by the table's own writes, so it never serves an item older
+  // than the last acknowledged write; it saves the storage read and the page assembly.
+  int64_t read_cache_ttl_ms = 5 * 60 * 1000;
+  size_t read_cache_entries = 100000;  // beyond this the cache is emptied and refilled
 };
+
+// Hit and miss counts of one table's read cache.
+struct ReadCacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+};
+
+// A clock read from a file holding unix milliseconds (decimal), re-read on every call; the
+// real clock while the file is missing or empty. `haneul serve --test-clock-file PATH` (or
+// HANEUL_TEST_CLOCK_FILE) wires it, so integration tests move time by rewriting the file.
+std::function<int64_t()> ClockFromFile(std::string path);
 
 // One shard of a table's stream, as DescribeStream lists it.
 struct StreamShardInfo {
@@ -86,6 +109,9 @@ class TableService {
   // Called on the loop thread with a stream's ARN after writes to it are acknowledged, so a
   // consumer can poll at once instead of on a timer. Listeners live as long as the service.
   void AddStreamListener(std::function<void(const std::string& stream_arn)> listener);
+
+  // The read cache counters of a table since it was opened; NotFound for an unknown table.
+  Result<ReadCacheStats> ReadCacheStatsOf(const std::string& table_name);
 
  private:
   struct Impl;
