@@ -86,6 +86,42 @@ void RuntimeApi::Handle(HttpRequest request, std::shared_ptr<Responder> responde
     }
   }
 
+  // SnapStart (see runtime_api.h): a restored copy asks restore/next once, before its
+  // after-restore hooks; it is answered at once, since the copy exists only once restored. A hook
+  // failure is posted to restore/error and fails the environment like an init error.
+  if (rest == "restore/next") {
+    if (request.method != "GET") {
+      responder->Respond(ErrorResponse(405, "MethodNotAllowed", "Method Not Allowed"));
+      return;
+    }
+    if (state_ != State::kInitializing || restored_) {
+      responder->Respond(ErrorResponse(403, "InvalidStateTransition",
+                                       "State transition from Ready to Restoring failed"));
+      return;
+    }
+    restored_ = true;
+    responder->Respond(HttpResponse::Json(200, "{}"));
+    return;
+  }
+
+  if (rest == "restore/error") {
+    if (request.method != "POST") {
+      responder->Respond(ErrorResponse(405, "MethodNotAllowed", "Method Not Allowed"));
+      return;
+    }
+    if (state_ != State::kInitializing || !restored_) {
+      responder->Respond(ErrorResponse(403, "InvalidStateTransition",
+                                       "State transition from Ready to RestoreError failed"));
+      return;
+    }
+    state_ = State::kFailed;
+    std::string error_type(request.headers.Get("Lambda-Runtime-Function-Error-Type"));
+    if (error_type.empty()) error_type = "Runtime.Unknown";
+    responder->Respond(Accepted());
+    if (callbacks_.on_init_error) callbacks_.on_init_error(error_type, std::move(request.body));
+    return;
+  }
+
   if (rest == "init/error") {
     if (request.method != "POST") {
       responder->Respond(ErrorResponse(405, "MethodNotAllowed", "Method Not Allowed"));

@@ -7,6 +7,8 @@
 // States and what each call does (anything else is refused as Lambda's Runtime API refuses it):
 //   kInitializing  --/next-->            kIdle (on_ready fires), or kInvoking if one is queued
 //   kInitializing  --/init/error-->      kFailed (on_init_error fires)
+//   kInitializing  --/restore/next-->    kInitializing, answered at once (a SnapStart copy, once)
+//   kInitializing  --/restore/error-->   kFailed (on_init_error fires; after restore/next only)
 //   kIdle          --Invoke()-->         kInvoking (the parked /next is answered)
 //   kInvoking      --/{id}/response-->   kAwaitingNext (done fires with the response)
 //   kInvoking      --/{id}/error-->      kAwaitingNext (done fires with the error)
@@ -88,6 +90,7 @@ class RuntimeApi {
   std::optional<Invocation> current_;  // queued or being run; reset once answered
   std::string completed_id_;           // the last answered invocation
   std::function<void(InvocationResult)> done_;
+  bool restored_ = false;  // restore/next was answered
 };
 
 }  // namespace haneul::runtime_api
