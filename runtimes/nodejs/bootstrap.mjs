@@ -141,6 +141,7 @@ function serialize(body) {
 // -------------------------------------------------------------------------------------------
 // Console: every call becomes one line `<ISO time>\t<request id>\t<LEVEL>\t<message>` on
 // stdout; newlines inside a message become carriage returns so that one call stays one record.
+// With AWS_LAMBDA_LOG_FORMAT=JSON, one JSON object per call instead.
 
 function patchConsole() {
   const levels = {
@@ -152,8 +153,28 @@ function patchConsole() {
     FATAL: { name: 'FATAL', priority: 6 },
   };
   const minimum = levels[process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase()] ?? levels.TRACE;
+  const json = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
   const writer = (level) => {
     if (level.priority < minimum.priority) return () => {};
+    if (json) {
+      // LoggingConfig JSON: one JSON object per call, as AWS's runtime writes them.
+      return (message, ...params) => {
+        const entry = { timestamp: new Date().toISOString(), level: level.name,
+                        requestId: globalThis[REQUEST_ID_SYMBOL] };
+        if (message instanceof Error && params.length === 0) {
+          entry.message = message.message;
+          entry.errorType = message.name;
+          entry.errorMessage = message.message;
+          entry.stackTrace = (message.stack || '').split('\n');
+        } else {
+          entry.message = params.length === 0 && typeof message === 'object' && message !== null
+            ? message : format(message, ...params);
+        }
+        let text;
+        try { text = JSON.stringify(entry); } catch (e) { text = JSON.stringify({ ...entry, message: format(message, ...params) }); }
+        process.stdout.write(text + '\n');
+      };
+    }
     return (message, ...params) => {
       const line = `${new Date().toISOString()}\t${globalThis[REQUEST_ID_SYMBOL]}\t${level.name}\t${format(message, ...params)}`;
       process.stdout.write(line.replace(/\n/g, '\r') + '\n');
