@@ -46,3 +46,15 @@ set_tests_properties(bench_invoke_scale_smoke PROPERTIES LABELS bench TIMEOUT 60
 add_test(NAME bench_objects_smoke
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/objects.sh --quick --build-dir ${CMAKE_BINARY_DIR})
 set_tests_properties(bench_objects_smoke PROPERTIES LABELS bench TIMEOUT 300 RUN_SERIAL TRUE)
+
+# A route through the gateway beside the direct Invoke API, nginx and the echo server
+# (bench/gateway.sh); CI checks it runs.
+add_test(NAME bench_gateway_smoke
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/gateway.sh --quick --build-dir ${CMAKE_BINARY_DIR})
+set_tests_properties(bench_gateway_smoke PROPERTIES LABELS bench TIMEOUT 300 RUN_SERIAL TRUE)
+
+# SnapStart's fork-server restore beside a cold start of the same heavy-init function
+# (bench/snapshot_start.sh); CI checks it runs.
+add_test(NAME bench_snapshot_start_smoke
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/snapshot_start.sh --quick --build-dir ${CMAKE_BINARY_DIR})
+set_tests_properties(bench_snapshot_start_smoke PROPERTIES LABELS bench TIMEOUT 300 RUN_SERIAL TRUE)

@@ -2,8 +2,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "api_commands.h"  // haneul api
 #include "client_commands.h"  // haneul dlq
 #include "commands.h"
+#include "schedule_commands.h"  // haneul schedules
 
 namespace {
 
@@ -15,7 +17,9 @@ void Usage() {
                "  deploy  DIR --runtime python3 --handler app.handler [--name NAME]\n"
                "  logs    NAME [--follow]\n"
                "  image   ls|pull|push|import|export|rm|gc|inspect|build|base ... (haneul image for help)\n"
-               "  dlq     list | read NAME [--endpoint URL]\n");
+               "  dlq     list | read NAME [--endpoint URL]\n"
+               "  schedules list | put NAME --schedule EXPR --function FN | delete NAME\n"
+               "  api     list | create NAME --target FN | import FILE | export ID | delete ID\n");
 }
 
 }  // namespace
@@ -32,6 +36,8 @@ int main(int argc, char** argv) {
   if (std::strcmp(command, "logs") == 0) return haneul::cli::Logs(argc - 1, argv + 1);
   if (std::strcmp(command, "image") == 0) return haneul::cli::Image(argc - 1, argv + 1);
   if (std::strcmp(command, "dlq") == 0) return haneul::cli::Dlq(argc - 1, argv + 1);
+  if (std::strcmp(command, "schedules") == 0) return haneul::cli::Schedules(argc - 1, argv + 1);
+  if (std::strcmp(command, "api") == 0) return haneul::cli::Api(argc - 1, argv + 1);
   Usage();
   return 2;
 }

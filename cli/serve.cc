@@ -26,9 +26,11 @@
 #include "haneul/common/log.h"
 #include "haneul/common/sigv4.h"
 #include "haneul/console/console_service.h"
+#include "haneul/gateway/gateway_service.h"
 #include "haneul/invoker/lambda_service.h"
 #include "haneul/invoker/logs_service.h"
 #include "haneul/table/table_service.h"
+#include "haneul/triggers/trigger_service.h"
 #include "haneul/objects/object_service.h"
 
 namespace haneul::cli {
@@ -58,6 +60,7 @@ struct ServeFlags {
   int freeze_after_ms = 100;
   int sandbox_uid = 993;
   int sandbox_gid = 990;
+  std::string table_clock_file;  // --test-clock-file: the table service's injected clock
   bool sandbox_host_network = false;
   std::vector<std::string> credentials;  // ACCESS_KEY:SECRET pairs; requests must be signed
 };
@@ -89,6 +92,9 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
       if (!value(&flags->sandbox)) return false;
     } else if (arg == "--log-level") {
       if (!value(&flags->log_level)) return false;
+    } else if (arg == "--test-clock-file") {
+      // Tests only: the table clock (streams, TTL, PITR) read from this file (unix ms).
+      if (!value(&flags->table_clock_file)) return false;
     } else if (arg == "--max-environments") {
       if (!value(&text)) return false;
       flags->max_environments = static_cast<size_t>(std::max(1, std::atoi(text.c_str())));
@@ -244,6 +250,13 @@ int Serve(int argc, char** argv) {
   // durable writes are group-committed (one fsync for the writes of many connections).
   table::TableOptions table_options;
   table_options.loop = &loop;
+  if (const char* clock = std::getenv("HANEUL_TEST_CLOCK_FILE");
+      clock && *clock && flags.table_clock_file.empty()) {
+    flags.table_clock_file = clock;
+  }
+  if (!flags.table_clock_file.empty()) {
+    table_options.now_ms = table::ClockFromFile(flags.table_clock_file);
+  }
   auto table_service = table::TableService::Open(flags.data + "/tables", table_options);
   if (!table_service.ok()) {
     std::fprintf(stderr, "haneul: %s\n", table_service.status().message().c_str());
@@ -285,19 +298,27 @@ int Serve(int argc, char** argv) {
     return 1;
   }
   invoker::LogsService logs_service(logs);
-  // S3 notifications may only name functions that exist ("arn:...:function:NAME[:QUALIFIER]").
-  // Bucket notifications become Event invocations (durable, retried, with destinations).
-  (*object_service)->SetNotify([&lambda](const std::string& arn, std::string event) {
-    Status queued = (*lambda)->InvokeAsync(arn, std::move(event));
-    if (!queued.ok()) spdlog::warn("bucket notification to {} dropped: {}", arn, queued.message());
-  });
-  (*object_service)->SetFunctionExists([&lambda](const std::string& arn) {
-    static const std::string kMarker = ":function:";
-    auto at = arn.find(kMarker);
-    if (at == std::string::npos) return false;
-    std::string name = arn.substr(at + kMarker.size());
-    return (*lambda)->HasFunction(name.substr(0, name.find(':')));
-  });
+  // Bucket notifications are wired to Event invocations by the triggers' s3 source (below).
+
+  // The API-Gateway-compatible front: its management API (/v2/apis) and public routes.
+  gateway::GatewayOptions gateway_options;
+  gateway_options.access_logs = &logs;  // stages' access logs, readable with `aws logs`
+  auto gateway = gateway::GatewayService::Create(loop, **store, **lambda, gateway_options);
+  if (!gateway.ok()) {
+    std::fprintf(stderr, "haneul: %s\n", gateway.status().message().c_str());
+    return 1;
+  }
+
+  // Event sources (triggers/): event source mappings from table streams, scheduled rules and
+  // bucket notifications.
+  triggers::TriggerOptions trigger_options;
+  trigger_options.test_clock_file = flags.table_clock_file;  // one test clock for the server
+  auto triggers = triggers::TriggerService::Create(loop, **store, **lambda, table_service->get(),
+                                                   object_service->get(), trigger_options);
+  if (!triggers.ok()) {
+    std::fprintf(stderr, "haneul: %s\n", triggers.status().message().c_str());
+    return 1;
+  }
 
   console::ConsoleService console;
   HttpServer server(loop);
@@ -307,12 +328,16 @@ int Serve(int argc, char** argv) {
   listen.body_limit = kEndpointBodyLimit;
   auto& lambda_service = **lambda;
   listen.too_large = [&](const HttpRequest& request) {
+    HttpResponse gateway_answer;
+    if ((*gateway)->RouteTooLarge(request, &gateway_answer)) return gateway_answer;
     if (objects::ObjectService::IsS3Request(request)) {
       return (*object_service)->RequestTooLarge(request);
     }
     return lambda_service.RequestTooLarge(request);
   };
-  auto port = server.Listen(listen, [&](HttpRequest request, std::shared_ptr<Responder> responder) {
+  HttpHandler handle = [&](HttpRequest request, std::shared_ptr<Responder> responder) {
+    // Gateway routes are public HTTP, like API Gateway's: before the console and the auth gate.
+    if ((*gateway)->HandleRoute(request, responder)) return;
     // The console's pages are public static files; the APIs they call are checked like any.
     if (console.Handle(request, responder)) return;
     // With credentials configured, everything but the code-download links that GetFunction
@@ -325,8 +350,11 @@ int Serve(int argc, char** argv) {
         return;
       }
     }
+    if ((*gateway)->HandleManagement(request, responder)) return;
     if ((*table_service)->Handle(request, responder)) return;
     if (logs_service.Handle(request, responder)) return;
+    // Before Lambda, which claims every /2015-03-31/ path (event-source-mappings are ours).
+    if ((*triggers)->Handle(request, responder)) return;
     if (lambda_service.Handle(request, responder)) return;
     // Last: S3 claims its signed requests and every unsigned path nobody else took.
     if ((*object_service)->Handle(request, responder)) return;
@@ -335,12 +363,16 @@ int Serve(int argc, char** argv) {
                  .dump());
     response.headers.Set("x-amzn-ErrorType", "UnknownOperationException");
     responder->Respond(std::move(response));
-  });
+  };
+  auto port = server.Listen(listen, handle);
   if (!port.ok()) {
     std::fprintf(stderr, "haneul: %s\n", port.status().message().c_str());
     return 1;
   }
   std::string endpoint = "http://" + flags.host + ":" + std::to_string(*port);
+  // Handlers reach the same services from inside their sandbox (AWS_ENDPOINT_URL).
+  lambda_service.ServeServicesToFunctions(endpoint, listen, handle);
+  (*gateway)->SetEndpoint(endpoint);
   std::fprintf(stderr, "haneul: listening on %s (data %s, sandbox %s%s)\n", endpoint.c_str(),
                flags.data.c_str(), lambda_service.sandbox_name().c_str(),
                auth.enabled() ? ", requests must be signed" : "");
@@ -366,6 +398,7 @@ int Serve(int argc, char** argv) {
   server.Close();
   loop.context().restart();
   loop.context().poll();
+  triggers->reset();  // its sources call into Lambda: gone before it
   lambda->reset();
   loop.context().poll();
   std::fprintf(stderr, "haneul: stopped\n");

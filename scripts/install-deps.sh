@@ -10,7 +10,10 @@ debs=(build-essential cmake ninja-build pkg-config
       libzip-dev zlib1g-dev libzstd-dev zstd docker-registry skopeo umoci buildah
       libpugixml-dev nginx-light
       awscli python3-boto3 python3-pytest python3 zip unzip wrk curl busybox-static chromium
-      python3-pil)
+      python3-pil
+      # SnapStart's CRIU 4.1.1 (scripts/build-criu.sh) builds from source with these.
+      libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libnl-3-dev libnet1-dev libcap-dev
+      libbsd-dev libnftables-dev uuid-dev libgnutls28-dev python3-protobuf)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +28,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# CRIU >= 4.1 for SnapStart's criu backend (Debian 12's 3.17 fails on this kernel's vDSO): built
+# from Debian's source package when missing or too old; a no-op when a good one is installed.
+# Not fatal: only the criu backend needs it, and the server says at start when it is missing.
+"$here/scripts/build-criu.sh" ||
+  echo "install-deps: warning: CRIU 4.1 could not be built; SnapStart's criu backend is unavailable" >&2
 
 # npm packages used by the integration tests (the official Node runtime interface client and the
 # AWS SDK for JavaScript v3 clients). Re-run when package.json or its lock changed since the last

@@ -142,7 +142,8 @@ async function s3Api(path) {
   return xml;
 }
 
-// The gateway's management API (apigatewayv2's rest-json, signed as "apigateway").
+// The gateway's management API (apigatewayv2's rest-json, signed as "apigateway"; its wire
+// names are lowerCamelCase: items, apiId, routeKey, ...).
 async function gatewayApi(path) {
   const response = await awsFetch("apigateway", "/v2" + path, { method: "GET" });
   const data = await response.json().catch(() => ({}));
@@ -473,12 +474,12 @@ async function bucketPage(bucket, prefix) {
 async function apisPage() {
   main.replaceChildren(el("h1", {}, "APIs"), el("p", { class: "muted" }, "Loading…"));
   try {
-    const apis = (await gatewayApi("/apis")).Items || [];
+    const apis = (await gatewayApi("/apis")).items || [];
     main.replaceChildren(el("h1", {}, "APIs (" + apis.length + ")"),
       apis.length === 0 ? el("p", { class: "muted" }, "No APIs. Make one with `aws apigatewayv2 create-api`.")
         : el("table", { id: "apis" }, el("tr", {}, ["Name", "Id", "Protocol", "Endpoint"].map((h) => el("th", {}, h))),
-          apis.map((a) => el("tr", {}, el("td", {}, el("a", { href: "#/apis/" + encodeURIComponent(a.ApiId) }, a.Name)),
-            el("td", {}, a.ApiId), el("td", {}, a.ProtocolType || ""), el("td", {}, a.ApiEndpoint || "")))));
+          apis.map((a) => el("tr", {}, el("td", {}, el("a", { href: "#/apis/" + encodeURIComponent(a.apiId) }, a.name)),
+            el("td", {}, a.apiId), el("td", {}, a.protocolType || ""), el("td", {}, a.apiEndpoint || "")))));
   } catch (error) {
     fail(main, error);
   }
@@ -489,22 +490,22 @@ async function apiPage(id) {
   try {
     const api = await gatewayApi("/apis/" + encodeURIComponent(id));
     const [routes, integrations, stages] = await Promise.all(["routes", "integrations", "stages"].map(
-      (what) => gatewayApi("/apis/" + encodeURIComponent(id) + "/" + what).then((d) => d.Items || [])));
-    const integrationOf = (target) => integrations.find((i) => target && target.endsWith("/" + i.IntegrationId));
-    main.replaceChildren(el("h1", {}, api.Name + " (" + id + ")"),
-      el("p", { class: "muted" }, (api.ProtocolType || "") + " · " + (api.ApiEndpoint || "")),
+      (what) => gatewayApi("/apis/" + encodeURIComponent(id) + "/" + what).then((d) => d.items || [])));
+    const integrationOf = (target) => integrations.find((i) => target && target.endsWith("/" + i.integrationId));
+    main.replaceChildren(el("h1", {}, api.name + " (" + id + ")"),
+      el("p", { class: "muted" }, (api.protocolType || "") + " · " + (api.apiEndpoint || "")),
       el("h2", {}, "Routes"),
       el("table", { id: "routes" }, el("tr", {}, ["Route", "Integration", "Authorization"].map((h) => el("th", {}, h))),
         routes.map((r) => {
-          const integration = integrationOf(r.Target);
-          return el("tr", {}, el("td", {}, r.RouteKey),
-            el("td", {}, integration ? `${integration.IntegrationType} ${integration.IntegrationUri || ""}` : (r.Target || "")),
-            el("td", {}, r.AuthorizationType || "NONE"));
+          const integration = integrationOf(r.target);
+          return el("tr", {}, el("td", {}, r.routeKey),
+            el("td", {}, integration ? `${integration.integrationType} ${integration.integrationUri || ""}` : (r.target || "")),
+            el("td", {}, r.authorizationType || "NONE"));
         })),
       el("h2", {}, "Stages"),
       el("table", { id: "stages" }, el("tr", {}, ["Stage", "Auto deploy", "Variables"].map((h) => el("th", {}, h))),
-        stages.map((st) => el("tr", {}, el("td", {}, st.StageName), el("td", {}, String(!!st.AutoDeploy)),
-          el("td", {}, JSON.stringify(st.StageVariables || {}))))));
+        stages.map((st) => el("tr", {}, el("td", {}, st.stageName), el("td", {}, String(!!st.autoDeploy)),
+          el("td", {}, JSON.stringify(st.stageVariables || {}))))));
   } catch (error) {
     fail(main, error);
   }

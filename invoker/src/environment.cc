@@ -22,9 +22,13 @@
 #include <spdlog/spdlog.h>
 
 #include "image_function.h"
+#include "log_format.h"
 #include "haneul/common/ids.h"
 
 namespace haneul::invoker {
+
+// The namespace sandbox's services socket (Worker::services_fd) listens here in each worker.
+constexpr int kServicesPortInSandbox = 4747;
 
 namespace asio = boost::asio;
 
@@ -90,7 +94,7 @@ Environment::Environment(const EnvironmentContext& context,
       function_(std::move(function)),
       code_directory_(std::move(code_directory)),
       id_(RandomHex(32)),
-      log_group_("/aws/lambda/" + function_->name),
+      log_group_(function_->LogGroup()),
       log_stream_(StreamDate() + "/[" + function_->version + "]" + id_),
       runtime_api_({[this] { OnReady(); },
                     [this](std::string type, std::string body) {
@@ -183,6 +187,26 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
       "TMPDIR=" + tmp,
       "HOME=" + tmp,
   };
+  // The bundled services, for SDKs that honour AWS_ENDPOINT_URL (and its per-service forms; our
+  // python runtime teaches older botocore the same). A function's own setting wins.
+  if (const auto& services = *context_.services; services.handler) {
+    std::string url = sandbox.private_network()
+                          ? "http://127.0.0.1:" + std::to_string(kServicesPortInSandbox)
+                          : services.host_url;
+    for (const char* name : {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB",
+                             "AWS_ENDPOINT_URL_DYNAMODB_STREAMS", "AWS_ENDPOINT_URL_LAMBDA",
+                             "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_EVENTBRIDGE",
+                             "AWS_ENDPOINT_URL_APIGATEWAYV2"}) {
+      if (!function.environment.count(name)) spec.environment.push_back(std::string(name) + "=" + url);
+    }
+  }
+  // LoggingConfig JSON: the runtimes format application logs as JSON, filtered at this level.
+  if (function.json_logs()) {
+    spec.environment.push_back("AWS_LAMBDA_LOG_FORMAT=JSON");
+    spec.environment.push_back("AWS_LAMBDA_LOG_LEVEL=" + (function.application_log_level.empty()
+                                                              ? std::string("INFO")
+                                                              : function.application_log_level));
+  }
   if (!execution_env.empty()) spec.environment.push_back("AWS_EXECUTION_ENV=" + execution_env);
   if (family == RuntimeFamily::kPython) spec.environment.push_back("PYTHONUNBUFFERED=1");
   for (const auto& [name, value] : function.environment) {
@@ -219,10 +243,43 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
     spec.environment = std::move(merged);
   }
 
+  if (snapshotter_) {
+    // SnapStart's template: the runtime learns it initialises for a snapshot.
+    for (std::string& entry : spec.environment) {
+      if (entry == "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand") {
+        entry = "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start";
+      }
+    }
+    snapshotter_->PrepareTemplate(&spec);
+    template_spec_ = spec;
+  }
+
   auto sandbox_started = std::chrono::steady_clock::now();
-  auto worker = sandbox.Start(spec);
-  // Init Duration counts from the runtime's start, as on Lambda: not the sandbox's making.
-  spawned_at_ = std::chrono::steady_clock::now();
+  Result<std::unique_ptr<sandbox::Worker>> worker = Status::Unavailable("not started");
+  if (restore_from_) {
+    // SnapStart: a copy of the version's initialised template; a cold start when that fails.
+    std::string why = "the snapshot template is gone";
+    if (restore_from_->alive()) {
+      snapshot::CopySpec copy;
+      copy.name = id_;
+      copy.environment = {"AWS_LAMBDA_LOG_STREAM_NAME=" + log_stream_,
+                          "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start"};
+      copy.memory_limit_bytes = spec.memory_limit_bytes;
+      copy.memory_mb = function.memory_mb;
+      worker = restore_from_->Restore(copy);
+      restored_ = worker.ok();
+      if (!restored_) why = worker.status().message();
+    }
+    if (!restored_) {
+      spdlog::warn("environment {} of {}:{}: SnapStart restore failed ({}); cold start", id_,
+                   function.name, function.version, why);
+      Emit("SnapStart restore failed (" + why + "): falling back to a cold start");
+    }
+  }
+  if (!restored_) worker = sandbox.Start(spec);
+  // Init Duration counts from the runtime's start, as on Lambda: not the sandbox's making. A
+  // Restore Duration counts the whole restore.
+  spawned_at_ = restored_ ? sandbox_started : std::chrono::steady_clock::now();
   spdlog::debug("environment {} of {}: sandbox started in {:.2f} ms", id_, function.name,
                 std::chrono::duration<double, std::milli>(spawned_at_ - sandbox_started).count());
   if (!worker.ok()) {
@@ -259,6 +316,15 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
     *error_message = "could not serve the Runtime API: " + port.status().message();
     return false;
   }
+  if (worker_->services_fd() >= 0 && context_.services->handler) {
+    auto services = server_.Adopt(worker_->services_fd(), context_.services->listen,
+                                  context_.services->handler);
+    if (!services.ok()) {
+      *error_type = "Runtime.Unknown";
+      *error_message = "could not serve the bundled services: " + services.status().message();
+      return false;
+    }
+  }
   pipes_->streams[0].assign(worker_->stdout_fd());
   pipes_->streams[1].assign(worker_->stderr_fd());
   pipes_->open[0] = pipes_->open[1] = true;
@@ -273,7 +339,8 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
                             });
   }
   init_timer_.Start(context_.init_timeout, [this] { OnInitTimeout(); });
-  Emit("INIT_START Runtime Version: " + RuntimeVersion(function.runtime) +
+  Emit(std::string(restored_ ? "RESTORE_START" : "INIT_START") +
+       " Runtime Version: " + RuntimeVersion(function.runtime) +
            "\tRuntime Version ARN: arn:aws:lambda:" + region + "::runtime:haneul");
   return true;
 }
@@ -303,7 +370,7 @@ void Environment::ReadPipe(int which) {
     if (n == 0) {
       pipes_->open[which] = false;
       if (!pipes_->partial[which].empty()) {
-        Emit(pipes_->partial[which]);
+        EmitOutput(pipes_->partial[which]);
         pipes_->partial[which].clear();
       }
       return;
@@ -316,7 +383,7 @@ void Environment::ReadPipe(int which) {
         partial.append(data);
         // A line longer than one log event is cut into events of the maximum size.
         while (partial.size() >= kMaxLogEventBytes) {
-          Emit(std::string_view(partial).substr(0, kMaxLogEventBytes));
+          EmitOutput(std::string_view(partial).substr(0, kMaxLogEventBytes));
           partial.erase(0, kMaxLogEventBytes);
         }
         break;
@@ -324,18 +391,18 @@ void Environment::ReadPipe(int which) {
       if (partial.empty()) {
         std::string_view line = data.substr(0, newline);
         while (line.size() > kMaxLogEventBytes) {
-          Emit(line.substr(0, kMaxLogEventBytes));
+          EmitOutput(line.substr(0, kMaxLogEventBytes));
           line.remove_prefix(kMaxLogEventBytes);
         }
-        Emit(line);
+        EmitOutput(line);
       } else {
         partial.append(data.substr(0, newline));
         std::string_view line = partial;
         while (line.size() > kMaxLogEventBytes) {
-          Emit(line.substr(0, kMaxLogEventBytes));
+          EmitOutput(line.substr(0, kMaxLogEventBytes));
           line.remove_prefix(kMaxLogEventBytes);
         }
-        Emit(line);
+        EmitOutput(line);
         partial.clear();
       }
       data.remove_prefix(newline + 1);
@@ -344,6 +411,45 @@ void Environment::ReadPipe(int which) {
 }
 
 void Environment::Emit(std::string_view line) {
+  if (function_->json_logs()) {
+    PlatformContext platform;
+    platform.function_name = function_->name;
+    platform.function_version = function_->version;
+    if (!function_->system_log_level.empty()) platform.system_log_level = function_->system_log_level;
+    auto json = SystemLineAsJson(line, NowUnixMillis(), platform);
+    if (json) Store(*json);
+    return;
+  }
+  Store(line);
+}
+
+void Environment::EmitOutput(std::string_view line) {
+  // A budget per environment (a token bucket of bytes): a function that logs faster than the
+  // log store should take loses the excess lines, counted and reported before its END line,
+  // instead of taking the loop's time from every other function.
+  auto now = std::chrono::steady_clock::now();
+  double elapsed = std::chrono::duration<double>(now - log_refilled_at_).count();
+  log_refilled_at_ = now;
+  log_tokens_ = std::min(kLogBurstBytes, log_tokens_ + elapsed * kLogBytesPerSecond);
+  double cost = static_cast<double>(line.size()) + 1;
+  if (cost > log_tokens_) {
+    ++dropped_lines_;
+    dropped_bytes_ += static_cast<int64_t>(line.size()) + 1;
+    return;
+  }
+  log_tokens_ -= cost;
+  Store(line);
+}
+
+void Environment::ReportDroppedLogs() {
+  if (dropped_lines_ == 0) return;
+  Emit("LOGS_DROPPED Dropped Records: " + std::to_string(dropped_lines_) +
+       "\tDropped Bytes: " + std::to_string(dropped_bytes_) + "\tReason: " + kLogsDroppedReason);
+  dropped_lines_ = 0;
+  dropped_bytes_ = 0;
+}
+
+void Environment::Store(std::string_view line) {
   context_.logs->Append(log_group_, log_stream_, NowUnixMillis(), line);
   if (state_ == State::kBusy || pending_) {
     tail_.append(line);
@@ -355,6 +461,7 @@ void Environment::Emit(std::string_view line) {
 void Environment::OnReady() {
   init_timer_.Cancel();
   init_duration_ms_ = MillisSince(spawned_at_);
+  if (restored_) Emit("RESTORE_REPORT Restore Duration: " + FormatMs(init_duration_ms_) + " ms");
   if (state_ == State::kStarting) state_ = State::kIdle;
   if (pending_) {
     Deliver();
@@ -413,14 +520,19 @@ std::string Environment::ReportLine(double duration, const std::string& suffix) 
                      " ms\tBilled Duration: ";
   bool report_init = !init_reported_ && init_duration_ms_ >= 0;
   // provided runtimes are billed for init too, as on Lambda.
-  if (report_init && FamilyOf(function_->runtime) == RuntimeFamily::kProvided) {
+  if (report_init && !restored_ && FamilyOf(function_->runtime) == RuntimeFamily::kProvided) {
     billed = std::ceil(duration + init_duration_ms_);
   }
   if (billed < 1) billed = 1;
   line += std::to_string(static_cast<int64_t>(billed)) + " ms\tMemory Size: " +
           std::to_string(function_->memory_mb) + " MB\tMax Memory Used: " +
           std::to_string(peak_mb) + " MB\t";
-  if (report_init) {
+  if (report_init && restored_) {
+    // SnapStart's REPORT: the restore instead of the init (which ran at PublishVersion).
+    line += "Restore Duration: " + FormatMs(init_duration_ms_) + " ms\tBilled Restore Duration: " +
+            std::to_string(static_cast<int64_t>(std::ceil(init_duration_ms_))) + " ms\t";
+    init_reported_ = true;
+  } else if (report_init) {
     line += "Init Duration: " + FormatMs(init_duration_ms_) + " ms\t";
     init_reported_ = true;
   }
@@ -440,13 +552,16 @@ void Environment::Finish(bool function_error, std::string payload,
   outcome.payload = std::move(payload);
   outcome.duration_ms = duration;
   outcome.executed_version = function_->version;
-  if (!init_reported_ && init_duration_ms_ >= 0) outcome.init_duration_ms = init_duration_ms_;
+  if (!init_reported_ && init_duration_ms_ >= 0 && !restored_) {
+    outcome.init_duration_ms = init_duration_ms_;
+  }
   auto done = std::move(done_);
   done_ = nullptr;
   if (!want_tail_ && done) {
     done(std::move(outcome));
     done = nullptr;
   }
+  ReportDroppedLogs();
   Emit("END RequestId: " + request_id_);
   Emit(ReportLine(duration, report_suffix));
   if (done) {
@@ -524,6 +639,14 @@ void Environment::OnWorkerExit() {
                                         (pending_ ? pending_->request_id : std::string()) +
                                         " Error: Runtime exited with error: " + how);
     }
+    {
+      auto document = nlohmann::json::parse(payload, nullptr, false);
+      std::string message = document.is_object() && document.contains("errorMessage") &&
+                                    document["errorMessage"].is_string()
+                                ? document["errorMessage"].get<std::string>()
+                                : payload;
+      init_failure_ = type + ": " + message;
+    }
     Emit("INIT_REPORT Init Duration: " + FormatMs(init_ms) + " ms\tPhase: init\tStatus: " +
              std::string(init_timed_out_ ? "timeout" : "error") + "\tError Type: " + type);
     if (pending_) {
@@ -546,6 +669,22 @@ void Environment::Die() {
     auto self = weak.lock();
     if (self && self->on_dead) self->on_dead(self.get());
   });
+}
+
+}  // namespace haneul::invoker
+
+namespace haneul::invoker {
+
+Result<std::unique_ptr<snapshot::Template>> Environment::CaptureTemplate() {
+  if (!snapshotter_ || !worker_ || state_ == State::kDead) {
+    return Status::Unavailable("not a live snapshot template");
+  }
+  return snapshotter_->Capture(*worker_, template_spec_);
+}
+
+std::string Environment::InitFailure() const {
+  if (!init_failure_.empty()) return init_failure_;
+  return "Runtime.Unknown: the environment ended during init";
 }
 
 }  // namespace haneul::invoker

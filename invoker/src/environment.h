@@ -17,8 +17,17 @@
 #include "haneul/invoker/log_store.h"
 #include "haneul/runtime_api/runtime_api.h"
 #include "haneul/sandbox/sandbox.h"
+#include "haneul/snapshot/snapshotter.h"
 
 namespace haneul::invoker {
+
+// The bundled services (S3, DynamoDB, Lambda, ...) as a handler's SDK reaches them. Filled once
+// the server listens; shared by every environment (and so by every copy of the context).
+struct ServiceEndpoints {
+  std::string host_url;   // the server's own endpoint, for workers on the host's network
+  HttpListenOptions listen;  // limits of the endpoint (body size, too-large answers)
+  HttpHandler handler;    // answers a request as the server's endpoint would
+};
 
 // What every environment shares.
 struct EnvironmentContext {
@@ -35,6 +44,7 @@ struct EnvironmentContext {
   std::string access_key = "haneul";
   std::string secret_key = "haneul";
   std::chrono::milliseconds init_timeout{10000};
+  std::shared_ptr<ServiceEndpoints> services = std::make_shared<ServiceEndpoints>();
 };
 
 struct InvokeOutcome {
@@ -69,6 +79,18 @@ class Environment : public std::enable_shared_from_this<Environment> {
   bool Freeze();
   bool Thaw();
 
+  // SnapStart (call before Start). BecomeTemplate: this environment runs the function's init and
+  // then, instead of serving invocations, becomes the version's snapshot template (it never joins
+  // a pool; on_idle fires once init is over, on_dead if init fails). RestoreFrom: Start restores a
+  // copy of the template instead of starting a runtime; if that fails it logs why and cold-starts.
+  void BecomeTemplate(snapshot::Snapshotter* snapshotter) { snapshotter_ = snapshotter; }
+  void RestoreFrom(snapshot::Template* snapshot) { restore_from_ = snapshot; }
+  // For a template whose init is over: the snapshot to restore copies from.
+  Result<std::unique_ptr<snapshot::Template>> CaptureTemplate();
+  // Why init failed ("Runtime.ExitError: ...", "Sandbox.Timedout: ..."), for a dead template.
+  std::string InitFailure() const;
+  bool restored() const { return restored_; }
+
   // Provisioned (and prewarmed) environments initialise off the request path: their first
   // REPORT carries no Init Duration, as on Lambda.
   void MarkProvisioned() { init_reported_ = true; }
@@ -90,7 +112,13 @@ class Environment : public std::enable_shared_from_this<Environment> {
 
   void WatchPipe(int which);
   void ReadPipe(int which);
+  // A line of the environment's own (system lines: START, REPORT, ...), in the function's log
+  // format; and a line of the worker's output, as it is.
   void Emit(std::string_view line);
+  void EmitOutput(std::string_view line);
+  void Store(std::string_view line);  // into the log store and the invocation's tail
+  // Says how many output lines the log budget dropped since the last report (LOGS_DROPPED).
+  void ReportDroppedLogs();
   void OnReady();
   void OnInitError(std::string error_type, std::string body);
   void OnInitTimeout();
@@ -125,6 +153,13 @@ class Environment : public std::enable_shared_from_this<Environment> {
   std::string init_error_type_;
   std::string init_error_body_;
   bool init_timed_out_ = false;
+  std::string init_failure_;  // "ErrorType: message" of a failed init, for InitFailure()
+
+  // SnapStart: see BecomeTemplate / RestoreFrom.
+  snapshot::Snapshotter* snapshotter_ = nullptr;
+  snapshot::Template* restore_from_ = nullptr;
+  sandbox::WorkerSpec template_spec_;
+  bool restored_ = false;
 
   std::optional<runtime_api::Invocation> pending_;
   std::string request_id_;
@@ -132,6 +167,15 @@ class Environment : public std::enable_shared_from_this<Environment> {
   bool want_tail_ = true;
   std::chrono::steady_clock::time_point invoke_started_;
   std::string tail_;
+  // The log budget: output beyond kLogBytesPerSecond (after a burst of kLogBurstBytes) is dropped.
+  static constexpr double kLogBytesPerSecond = 16.0 * 1024 * 1024;
+  static constexpr double kLogBurstBytes = 32.0 * 1024 * 1024;
+  static constexpr const char* kLogsDroppedReason =
+      "Some logs were dropped because the function wrote them faster than 16 MB/s";
+  double log_tokens_ = kLogBurstBytes;
+  std::chrono::steady_clock::time_point log_refilled_at_ = std::chrono::steady_clock::now();
+  int64_t dropped_lines_ = 0;
+  int64_t dropped_bytes_ = 0;
 };
 
 }  // namespace haneul::invoker

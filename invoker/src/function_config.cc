@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "haneul/common/ids.h"
+#include "log_format.h"
 
 namespace haneul::invoker {
 
@@ -119,9 +120,24 @@ nlohmann::json FunctionConfig::ToApi(const AccountInfo& account) const {
       {"Architectures", {"x86_64"}},
       {"EphemeralStorage", {{"Size", ephemeral_storage_mb}}},
       {"SnapStart", {{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}}},
-      {"LoggingConfig", {{"LogFormat", "Text"}, {"LogGroup", "/aws/lambda/" + name}}},
+      {"LoggingConfig", {{"LogFormat", log_format}, {"LogGroup", LogGroup()}}},
   };
+  if (json_logs()) {
+    out["LoggingConfig"]["ApplicationLogLevel"] =
+        application_log_level.empty() ? "INFO" : application_log_level;
+    out["LoggingConfig"]["SystemLogLevel"] = system_log_level.empty() ? "INFO" : system_log_level;
+  }
   if (!environment.empty()) out["Environment"] = {{"Variables", environment}};
+  out["SnapStart"] = {{"ApplyOn", snap_start_apply_on},
+                      {"OptimizationStatus", snap_start() ? "On" : "Off"}};
+  if (version_state) {
+    out["State"] = version_state->state;
+    out["LastUpdateStatus"] = version_state->last_update_status;
+    if (!version_state->reason_code.empty()) {
+      out["StateReasonCode"] = version_state->reason_code;
+      out["StateReason"] = version_state->reason;
+    }
+  }
   if (is_image()) {
     // An image function has neither Runtime nor Handler; its overrides show as ImageConfig.
     out.erase("Runtime");
@@ -154,6 +170,13 @@ nlohmann::json FunctionConfig::ToStorage() const {
           {"revision", revision},
           {"version", version},
           {"published_from", published_from}};
+  if (snap_start_apply_on != "None") stored["snap_start"] = snap_start_apply_on;
+  if (json_logs() || !log_group.empty()) {
+    stored["logging"] = {{"format", log_format},
+                         {"application_level", application_log_level},
+                         {"system_level", system_log_level},
+                         {"group", log_group}};
+  }
   if (is_image()) {
     stored["package_type"] = package_type;
     stored["image"] = {{"uri", image_uri},
@@ -194,6 +217,13 @@ std::optional<FunctionConfig> FunctionConfig::FromStorage(const nlohmann::json& 
     config.version = stored.value("version", std::string("$LATEST"));
     config.published_from = stored.value("published_from", uint64_t{0});
     config.package_type = stored.value("package_type", std::string("Zip"));
+    config.snap_start_apply_on = stored.value("snap_start", std::string("None"));
+    if (auto logging = stored.find("logging"); logging != stored.end() && logging->is_object()) {
+      config.log_format = logging->value("format", std::string("Text"));
+      config.application_log_level = logging->value("application_level", std::string());
+      config.system_log_level = logging->value("system_level", std::string());
+      config.log_group = logging->value("group", std::string());
+    }
     if (config.is_image()) {
       const auto& image = stored.at("image");
       config.image_uri = image.at("uri").get<std::string>();
@@ -279,8 +309,10 @@ bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig*
       TypeError(body, "Timeout", Type::number_integer, error) ||
       TypeError(body, "Environment", Type::object, error) ||
       TypeError(body, "EphemeralStorage", Type::object, error) ||
+      TypeError(body, "LoggingConfig", Type::object, error) ||
       TypeError(body, "PackageType", Type::string, error) ||
-      TypeError(body, "Architectures", Type::array, error)) {
+      TypeError(body, "Architectures", Type::array, error) ||
+      TypeError(body, "SnapStart", Type::object, error)) {
     return false;
   }
   Violations violations;
@@ -476,6 +508,50 @@ bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig*
     }
   }
 
+  if (auto it = body.find("LoggingConfig"); it != body.end() && it->is_object()) {
+    auto text = [&](const char* field) -> std::optional<std::string> {
+      auto value = it->find(field);
+      if (value == it->end() || !value->is_string()) return std::nullopt;
+      return value->get<std::string>();
+    };
+    std::string format = text("LogFormat").value_or(config->log_format);
+    auto application = text("ApplicationLogLevel");
+    auto system = text("SystemLogLevel");
+    auto group = text("LogGroup");
+    if (!IsLogFormat(format)) {
+      violations.Add(format, "loggingConfig.logFormat",
+                     "Member must satisfy enum value set: [Text, JSON]");
+    }
+    if (application && !IsApplicationLogLevel(*application)) {
+      violations.Add(*application, "loggingConfig.applicationLogLevel",
+                     "Member must satisfy enum value set: [TRACE, DEBUG, INFO, WARN, ERROR, "
+                     "FATAL]");
+    }
+    if (system && !IsSystemLogLevel(*system)) {
+      violations.Add(*system, "loggingConfig.systemLogLevel",
+                     "Member must satisfy enum value set: [DEBUG, INFO, WARN]");
+    }
+    if (group && !IsLogGroupName(*group)) {
+      violations.Add(*group, "loggingConfig.logGroup",
+                     "Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+");
+    }
+    if (violations.empty()) {
+      if (format == "Text" && (application || system)) {
+        *error = AwsError::InvalidParameterValue(
+            "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON.");
+        return false;
+      }
+      config->log_format = format;
+      if (format == "Text") {
+        config->application_log_level.clear();
+        config->system_log_level.clear();
+      }
+      if (application) config->application_log_level = *application;
+      if (system) config->system_log_level = *system;
+      if (group) config->log_group = *group == "/aws/lambda/" + config->name ? "" : *group;
+    }
+  }
+
   if (auto it = body.find("Architectures"); it != body.end() && it->is_array()) {
     if (it->size() != 1 || !(*it)[0].is_string() ||
         ((*it)[0] != "x86_64" && (*it)[0] != "arm64")) {
@@ -489,9 +565,37 @@ bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig*
     }
   }
 
+  if (auto it = body.find("SnapStart"); it != body.end() && it->is_object()) {
+    auto apply_on = it->find("ApplyOn");
+    if (apply_on != it->end() && !apply_on->is_null()) {
+      std::string value = apply_on->is_string() ? apply_on->get<std::string>() : apply_on->dump();
+      if (value != "PublishedVersions" && value != "None") {
+        violations.Add(value, "snapStart.applyOn",
+                       "Member must satisfy enum value set: [PublishedVersions, None]");
+      } else {
+        config->snap_start_apply_on = value;
+      }
+    }
+  }
+
   if (!violations.empty()) {
     *error = violations.ToError();
     return false;
+  }
+
+  if (config->snap_start_apply_on == "PublishedVersions") {
+    // Lambda's SnapStart runtimes are java11+, python3.12+ and dotnet8; here only python, on
+    // the fork-server backend.
+    bool supported = false;
+    if (!config->is_image() && config->runtime.starts_with("python3.")) {
+      supported = std::atoi(config->runtime.c_str() + 8) >= 12;
+    }
+    if (!supported) {
+      *error = AwsError::InvalidParameterValue(
+          (config->is_image() ? std::string("PackageType Image") : config->runtime) +
+          " is not supported for SnapStart enabled functions.");
+      return false;
+    }
   }
 
   if (auto it = body.find("Environment"); it != body.end() && it->is_object()) {

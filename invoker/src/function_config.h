@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,16 @@ struct AccountInfo {
 };
 
 enum class RuntimeFamily { kPython, kNode, kProvided };
+
+// The state of a published SnapStart version while and after its snapshot is taken (shared by
+// every copy of the version's configuration, changed on the loop thread; not stored: a restarted
+// server takes the snapshot again).
+struct VersionState {
+  std::string state = "Active";                   // Pending | Active | Failed
+  std::string last_update_status = "Successful";  // InProgress | Successful | Failed
+  std::string reason_code;                        // StateReasonCode (Creating, FunctionError, ...)
+  std::string reason;                             // StateReason
+};
 
 struct FunctionConfig {
   std::string name;
@@ -60,6 +71,19 @@ struct FunctionConfig {
   std::optional<std::vector<std::string>> override_entry_point;  // ImageConfig.EntryPoint
   std::optional<std::vector<std::string>> override_command;      // ImageConfig.Command
   std::optional<std::string> override_working_directory;         // ImageConfig.WorkingDirectory
+
+  // SnapStart.ApplyOn: "PublishedVersions" or "None".
+  std::string snap_start_apply_on = "None";
+  // Published SnapStart versions only: the snapshot's progress (State in the API).
+  std::shared_ptr<VersionState> version_state;
+  bool snap_start() const { return snap_start_apply_on == "PublishedVersions" && !is_latest(); }
+  // LoggingConfig. The levels apply to the JSON format only (empty there: INFO).
+  std::string log_format = "Text";    // "Text" | "JSON"
+  std::string application_log_level;  // TRACE DEBUG INFO WARN ERROR FATAL
+  std::string system_log_level;       // DEBUG INFO WARN
+  std::string log_group;              // empty: /aws/lambda/NAME
+  std::string LogGroup() const { return log_group.empty() ? "/aws/lambda/" + name : log_group; }
+  bool json_logs() const { return log_format == "JSON"; }
 
   bool is_image() const { return package_type == "Image"; }
   bool is_latest() const { return version == "$LATEST"; }

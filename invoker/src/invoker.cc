@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 namespace haneul::invoker {
 
@@ -18,6 +19,12 @@ Invoker::~Invoker() {
     live.environment->on_dead = nullptr;
     // A frozen process does not die from SIGKILL until thawed.
     if (live.frozen) live.environment->Thaw();
+  }
+  for (auto& [key, entry] : snapshots_) {
+    if (entry.template_environment) {
+      entry.template_environment->on_idle = nullptr;
+      entry.template_environment->on_dead = nullptr;
+    }
   }
 }
 
@@ -91,6 +98,7 @@ bool Invoker::Invoke(std::shared_ptr<const FunctionConfig> function,
   auto environment = std::make_shared<Environment>(context_, function, code_directory);
   environment->on_idle = [this](Environment* e) { Park(e); };
   environment->on_dead = [this](Environment* e) { Drop(e); };
+  UseSnapshot(*environment, *function);
   std::string error_type;
   std::string error_message;
   if (!environment->Start(&error_type, &error_message)) {
@@ -203,6 +211,7 @@ Environment* Invoker::StartIdle(const std::shared_ptr<const FunctionConfig>& fun
   environment->on_idle = [this](Environment* e) { Park(e); };
   environment->on_dead = [this](Environment* e) { Drop(e); };
   environment->MarkProvisioned();
+  UseSnapshot(*environment, *function);
   std::string error_type;
   std::string error_message;
   if (!environment->Start(&error_type, &error_message)) return nullptr;
@@ -282,6 +291,99 @@ void Invoker::SetProvisioned(std::shared_ptr<const FunctionConfig> function,
 void Invoker::Prewarm(std::shared_ptr<const FunctionConfig> function,
                       const std::string& code_directory) {
   StartIdle(function, code_directory, /*provisioned=*/false);
+}
+
+// ---- SnapStart ----------------------------------------------------------------------------
+
+void Invoker::UseSnapshot(Environment& environment, const FunctionConfig& function) {
+  auto it = snapshots_.find(function.PoolKey());
+  if (it == snapshots_.end() || !it->second.snapshot || it->second.revision != function.revision) {
+    return;
+  }
+  environment.RestoreFrom(it->second.snapshot.get());
+}
+
+void Invoker::TakeSnapshot(std::shared_ptr<const FunctionConfig> function,
+                           const std::string& code_directory, SnapshotDone done) {
+  std::string key = function->PoolKey();
+  auto fail = [this, &done](std::string reason) {
+    context_.loop->Post([done = std::move(done), reason = std::move(reason)] {
+      done(Status::Unavailable(reason));
+    });
+  };
+  if (!snapshotter_) return fail("Runtime.Unknown: no snapshot backend is available");
+  DropSnapshot(key);
+  auto environment = std::make_shared<Environment>(context_, function, code_directory);
+  environment->BecomeTemplate(snapshotter_.get());
+  environment->MarkProvisioned();
+  environment->on_idle = [this, key](Environment*) {
+    context_.loop->Post([this, key] { OnTemplateReady(key); });
+  };
+  environment->on_dead = [this, key](Environment*) {
+    context_.loop->Post([this, key] { OnTemplateDead(key); });
+  };
+  std::string error_type;
+  std::string error_message;
+  if (!environment->Start(&error_type, &error_message)) {
+    return fail(error_type + ": " + error_message);
+  }
+  Snapshot& entry = snapshots_[key];
+  entry.template_environment = std::move(environment);
+  entry.revision = function->revision;
+  entry.done = std::move(done);
+}
+
+void Invoker::OnTemplateReady(const std::string& pool_key) {
+  auto it = snapshots_.find(pool_key);
+  if (it == snapshots_.end() || !it->second.template_environment || it->second.snapshot) return;
+  Snapshot& entry = it->second;
+  auto captured = entry.template_environment->CaptureTemplate();
+  auto done = std::move(entry.done);
+  entry.done = nullptr;
+  if (!captured.ok()) {
+    spdlog::warn("SnapStart {}: capturing the template failed: {}", pool_key,
+                 captured.status().message());
+    auto owned = std::move(entry.template_environment);
+    owned->on_idle = nullptr;
+    owned->on_dead = nullptr;
+    snapshots_.erase(it);
+    context_.loop->Post([owned = std::move(owned)]() mutable { owned.reset(); });
+    if (done) done(Status::Unavailable("Runtime.Unknown: " + captured.status().message()));
+    return;
+  }
+  entry.snapshot = std::move(*captured);
+  spdlog::info("SnapStart {}: snapshot ready", pool_key);
+  if (done) done(Status::Ok());
+}
+
+void Invoker::OnTemplateDead(const std::string& pool_key) {
+  auto it = snapshots_.find(pool_key);
+  if (it == snapshots_.end() || !it->second.template_environment) return;
+  Snapshot& entry = it->second;
+  auto owned = std::move(entry.template_environment);
+  owned->on_idle = nullptr;
+  owned->on_dead = nullptr;
+  std::string reason = owned->InitFailure();
+  context_.loop->Post([owned = std::move(owned)]() mutable { owned.reset(); });
+  if (entry.snapshot) {
+    // Its copies fail to restore from now on and cold-start instead, saying so in their logs.
+    spdlog::warn("SnapStart {}: the template died; new environments cold-start", pool_key);
+    return;
+  }
+  auto done = std::move(entry.done);
+  snapshots_.erase(it);
+  if (done) done(Status::Unavailable(reason));
+}
+
+void Invoker::DropSnapshot(const std::string& pool_key) {
+  auto it = snapshots_.find(pool_key);
+  if (it == snapshots_.end()) return;
+  auto owned = std::move(it->second.template_environment);
+  snapshots_.erase(it);
+  if (!owned) return;
+  owned->on_idle = nullptr;
+  owned->on_dead = nullptr;
+  context_.loop->Post([owned = std::move(owned)]() mutable { owned.reset(); });
 }
 
 }  // namespace haneul::invoker

@@ -54,6 +54,22 @@ class Invoker {
   // Starts one environment of function without an invocation (prewarming); it joins the pool.
   void Prewarm(std::shared_ptr<const FunctionConfig> function, const std::string& code_directory);
 
+  // SnapStart. The backend that snapshots initialised environments (none: SnapStart versions
+  // cold-start like any other, and TakeSnapshot fails at once).
+  void SetSnapshotter(std::unique_ptr<snapshot::Snapshotter> snapshotter) {
+    snapshotter_ = std::move(snapshotter);
+  }
+  bool has_snapshotter() const { return snapshotter_ != nullptr; }
+  // Initialises function (a published version) off the request path and keeps it as the
+  // version's snapshot template; done fires once from the loop: ok when the snapshot is ready, else
+  // the reason ("Runtime.ExitError: ..."). From then on, new environments of the version are
+  // restored copies of it (and cold starts, logged, when the template is gone).
+  using SnapshotDone = std::function<void(Status)>;
+  void TakeSnapshot(std::shared_ptr<const FunctionConfig> function,
+                    const std::string& code_directory, SnapshotDone done);
+  // Ends the version's template (its version was deleted). done of a pending one never fires.
+  void DropSnapshot(const std::string& pool_key);
+
   size_t live_environments() const { return live_.size(); }
   size_t idle_environments(const std::string& pool_key) const;
   size_t frozen_environments() const;
@@ -92,6 +108,19 @@ class Invoker {
   std::list<Environment*> lru_;  // idle environments, least recently used first
   std::map<std::string, uint64_t> revisions_;
   std::map<std::string, Provisioned> provisioned_;  // by pool key
+  // SnapStart templates by pool key.
+  struct Snapshot {
+    std::shared_ptr<Environment> template_environment;  // null once it died
+    std::unique_ptr<snapshot::Template> snapshot;         // null until captured
+    uint64_t revision = 0;
+    SnapshotDone done;
+  };
+  void OnTemplateReady(const std::string& pool_key);
+  void OnTemplateDead(const std::string& pool_key);
+  // Makes a new environment of function restore from its version's template, if there is one.
+  void UseSnapshot(Environment& environment, const FunctionConfig& function);
+  std::unique_ptr<snapshot::Snapshotter> snapshotter_;
+  std::map<std::string, Snapshot> snapshots_;
   int64_t memory_in_use_mb_ = 0;
 };
 

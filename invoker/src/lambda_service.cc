@@ -24,6 +24,7 @@
 #include "haneul/common/ids.h"
 #include "image_function.h"
 #include "invoker.h"
+#include "haneul/snapshot/snapshotter.h"
 
 namespace haneul::invoker {
 
@@ -243,6 +244,8 @@ bool ListParams(const HttpRequest& request, size_t* max_items, std::string* mark
 }  // namespace
 
 struct LambdaService::Impl {
+  // Shared with every environment's context: how handlers reach the bundled services.
+  std::shared_ptr<ServiceEndpoints> context_services;
   Impl(EventLoop& loop, KvStore& store, LogStore& logs, LambdaOptions options)
       : loop(loop),
         store(store),
@@ -278,6 +281,11 @@ struct LambdaService::Impl {
           if (config && IsVersionNumber(config->version)) {
             int number = std::stoi(config->version);
             std::string name = config->name;
+            // SnapStart: the snapshot is taken again once the server runs (RestoreSnapshots).
+            if (config->snap_start()) {
+              config->version_state = std::make_shared<VersionState>(
+                  VersionState{"Pending", "InProgress", "Creating", "The function is being created."});
+            }
             versions[name][number] = std::make_shared<const FunctionConfig>(std::move(*config));
           }
           return true;
@@ -650,6 +658,7 @@ struct LambdaService::Impl {
                                      std::string(kConcurrencyPrefix) + target->name};
     for (const auto& [number, config] : versions[target->name]) {
       keys.push_back(VersionKey(target->name, number));
+      DeleteSnapshot(target->name, config->version);
     }
     for (const auto& [alias, value] : aliases[target->name]) {
       keys.push_back(std::string(kAliasKeyPrefix) + target->name + "/" + alias);
@@ -697,6 +706,7 @@ struct LambdaService::Impl {
       return responder->Respond(ErrorResponse(AwsError::Service(deleted.message())));
     }
     versions[target.name].erase(number);
+    DeleteSnapshot(target.name, target.qualifier);
     if (provisioned[target.name].erase(target.qualifier)) {
       (void)store.Delete(std::string(kProvisionedPrefix) + target.name + "/" + target.qualifier,
                          true);
@@ -760,6 +770,10 @@ struct LambdaService::Impl {
     config.revision_id = NewUuid();
     config.last_modified_ms = NowUnixMillis();
     if (description) config.description = *description;
+    if (config.snap_start()) {
+      config.version_state = std::make_shared<VersionState>(
+          VersionState{"Pending", "InProgress", "Creating", "The function is being created."});
+    }
     HANEUL_RETURN_IF_ERROR(store.PutBatch(
         {{VersionKey(config.name, number), config.ToStorage().dump()},
          {std::string(kLastVersionPrefix) + config.name, std::to_string(number)}},
@@ -768,8 +782,68 @@ struct LambdaService::Impl {
     auto stored = std::make_shared<const FunctionConfig>(std::move(config));
     list[number] = stored;
     spdlog::info("published {} version {}", stored->name, number);
-    Prewarm(stored);
+    if (stored->snap_start()) {
+      TakeSnapshot(stored);
+    } else {
+      Prewarm(stored);
+    }
     return stored;
+  }
+
+  // ---- SnapStart -------------------------------------------------------------------------
+
+  std::string SnapshotPath(const std::string& name, const std::string& version) const {
+    return options.data_directory + "/snapshots/" + name + "/" + version + ".snap";
+  }
+
+  // Initialises a published SnapStart version off the request path: Pending until its snapshot
+  // is ready (Active), or Failed with the reason.
+  void TakeSnapshot(const std::shared_ptr<const FunctionConfig>& config) {
+    std::shared_ptr<VersionState> state = config->version_state;
+    auto fail = [state](const std::string& code, const std::string& reason) {
+      *state = VersionState{"Failed", "Failed", code, reason};
+    };
+    auto directory = CodeDirectoryOf(*config);
+    if (!directory.ok()) return fail("InternalError", directory.status().message());
+    snapshot::SnapshotMetadata metadata{config->name, config->version, "fork-server", config->code_sha256,
+                              config->revision, NowUnixMillis()};
+    std::string path = SnapshotPath(config->name, config->version);
+    invoker->TakeSnapshot(config, *directory, [state, fail, metadata, path](Status status) {
+      if (!status.ok()) {
+        spdlog::warn("SnapStart {}:{} failed: {}", metadata.function, metadata.version,
+                     status.message());
+        return fail("FunctionError", status.message());
+      }
+      Status written = snapshot::WriteMetadataFile(path, metadata);
+      if (!written.ok()) spdlog::warn("SnapStart metadata {}: {}", path, written.message());
+      *state = VersionState{};
+    });
+  }
+
+  // After a restart: every SnapStart version's template is built again (fork-server snapshots
+  // are live processes). A version whose metadata is sound stays Active meanwhile (its
+  // invocations cold-start until the template is ready); one without (or with a refused file)
+  // is Pending, as when it was published.
+  void RestoreSnapshots() {
+    for (const auto& [name, list] : versions) {
+      for (const auto& [number, config] : list) {
+        if (!config->snap_start() || !config->version_state) continue;
+        auto metadata = snapshot::ReadMetadataFile(SnapshotPath(name, config->version));
+        if (metadata.ok() && metadata->revision == config->revision) {
+          *config->version_state = VersionState{};
+        } else if (!metadata.ok() && metadata.status().code() != Status::Code::kNotFound) {
+          spdlog::warn("SnapStart {}:{}: {}; taking the snapshot again", name, config->version,
+                       metadata.status().message());
+        }
+        TakeSnapshot(config);
+      }
+    }
+  }
+
+  void DeleteSnapshot(const std::string& name, const std::string& version) {
+    invoker->DropSnapshot(name + ":" + version);
+    std::error_code ec;
+    std::filesystem::remove(SnapshotPath(name, version), ec);
   }
 
   // With --prewarm, one environment of a new function or version starts at once (its init off
@@ -1456,6 +1530,12 @@ struct LambdaService::Impl {
 
     bool tail = request.headers.Get("X-Amz-Log-Type") == "Tail";
     auto config = Route(target->name, target->alias, target->config);
+    if (config->version_state && config->version_state->state != "Active") {
+      // A SnapStart version whose snapshot is not ready (or failed).
+      return responder->Respond(ErrorResponse(AwsError::ResourceConflict(
+          "The operation cannot be performed at this time. The function is currently in the "
+          "following state: " + config->version_state->state)));
+    }
     runtime_api::Invocation invocation;
     invocation.request_id = NewUuid();
     invocation.payload = std::move(payload);
@@ -1805,6 +1885,7 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
     context.secret_key = impl->options.function_secret_key;
   }
   context.init_timeout = std::chrono::milliseconds(impl->options.init_timeout_ms);
+  impl->context_services = context.services;
   std::error_code ec;
   std::filesystem::remove_all(context.scratch_root, ec);  // left by a previous run
   std::filesystem::create_directories(context.scratch_root, ec);
@@ -1814,6 +1895,22 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
   pool.freeze_after = std::chrono::milliseconds(impl->options.freeze_after_ms);
   pool.memory_budget_mb = impl->options.memory_budget_mb;
   impl->invoker = std::make_unique<Invoker>(std::move(context), pool);
+  {
+    // SnapStart's backend; copies get cgroups of their own where the sandbox has them.
+    snapshot::SnapshotterOptions snapshot_options;
+    snapshot_options.cgroups = impl->sandbox->name() == "namespace";
+    auto snapshotter = snapshot::MakeSnapshotter("fork-server", snapshot_options);
+    if (snapshotter.ok()) {
+      impl->invoker->SetSnapshotter(std::move(*snapshotter));
+    } else {
+      spdlog::warn("SnapStart unavailable: {}", snapshotter.status().message());
+    }
+    // The criu backend (any runtime) is not built yet; say whether this host could run it.
+    Status criu = snapshot::ProbeCriu();
+    spdlog::info("SnapStart: fork-server backend for python; criu {}",
+                 criu.ok() ? std::string("is usable (backend not built yet)")
+                           : "unavailable: " + criu.message());
+  }
   impl->AddRoutes();
   if (impl->queue.depth() > 0) {
     spdlog::info("async queue: {} event(s) left by the previous run", impl->queue.depth());
@@ -1822,6 +1919,7 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
   Impl* raw = impl.get();
   loop.Post([raw] {
     raw->ScheduleDispatch();
+    raw->RestoreSnapshots();
     for (const auto& [name, list] : raw->provisioned) {
       for (const auto& [qualifier, config] : list)
         raw->ApplyProvisioned(name, qualifier, config.count);
@@ -1830,6 +1928,14 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
   return std::unique_ptr<LambdaService>(new LambdaService(std::move(impl)));
 }
 std::string LambdaService::sandbox_name() const { return impl_->sandbox->name(); }
+
+void LambdaService::ServeServicesToFunctions(std::string host_url, HttpListenOptions listen,
+                                             HttpHandler handler) {
+  auto& services = *impl_->context_services;
+  services.host_url = std::move(host_url);
+  services.listen = std::move(listen);
+  services.handler = std::move(handler);
+}
 
 HttpResponse LambdaService::RequestTooLarge(const HttpRequest& request) const {
   if (request.path.ends_with("/invocations")) return ErrorResponse(InvokePayloadTooLarge());

@@ -267,6 +267,40 @@ class _RuntimeApiClient:
         self._port = int(port)
         self._sock = None
         self._buffer = b""
+        self._fixed = False
+
+    @classmethod
+    def over_socket(cls, sock, address):
+        """A client on a connection made for it (a SnapStart copy's): it cannot reconnect."""
+        client = cls.__new__(cls)
+        client._address = address
+        client._host = "127.0.0.1"
+        client._port = 0
+        client._sock = sock
+        client._buffer = b""
+        client._fixed = True
+        return client
+
+    def announce_template(self):
+        """A SnapStart template's word that init is over: GET /invocation/next, never read (the
+        invoker never answers a template; it forks copies through the control channel)."""
+        self._sock = self._connect()
+        self._sock.sendall(
+            (
+                "GET %s/invocation/next HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n\r\n"
+                % (_RUNTIME_PATH, self._address, _USER_AGENT)
+            ).encode("utf-8")
+        )
+
+    def restore_next(self):
+        status, _, body = self._request("GET", _RUNTIME_PATH + "/restore/next", None, "")
+        if status != 200:
+            raise ConnectionError(
+                "GET /restore/next answered HTTP %d: %s" % (status, body[:200].decode("utf-8", "replace"))
+            )
+
+    def post_restore_error(self, error):
+        self._post_error(_RUNTIME_PATH + "/restore/error", error)
 
     def next_invocation(self):
         status, headers, body = self._request("GET", _RUNTIME_PATH + "/invocation/next", None, "")
@@ -298,6 +332,8 @@ class _RuntimeApiClient:
         self._request("POST", path, _json_dumps(error).encode("utf-8"), headers)
 
     def _connect(self):
+        if self._fixed:
+            raise ConnectionError("the Runtime API connection of this restored copy closed")
         last_error = OSError("cannot resolve %s" % self._host)
         # An ASCII host goes in as bytes: given a str, getaddrinfo runs it through the idna
         # codec, whose import (re, enum, stringprep) costs ~3 ms of start-up.
@@ -498,12 +534,52 @@ def _configure_logging(logging):
             "%Y-%m-%dT%H:%M:%S",
         )
     )
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+        handler.setFormatter(_json_log_formatter(logging))
     handler.addFilter(LambdaLoggerFilter())
     root = logging.getLogger()
     level = _LOG_LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
     if level:
         root.setLevel(level)
     root.addHandler(handler)
+
+
+# LogRecord attributes of its own; anything else on a record came from `extra=` and is logged.
+_LOG_RECORD_FIELDS = frozenset((
+    "args", "asctime", "created", "exc_info", "exc_text", "filename", "funcName", "levelname",
+    "levelno", "lineno", "message", "module", "msecs", "msg", "name", "pathname", "process",
+    "processName", "relativeCreated", "stack_info", "thread", "threadName", "taskName",
+    "aws_request_id",
+))
+
+
+def _json_log_formatter(logging):
+    """LoggingConfig JSON: each record as one JSON object, with the fields AWS's python runtime
+    writes (timestamp, level, message, logger, requestId; errorType, errorMessage and
+    stackTrace for exceptions; `extra=` fields as they are)."""
+    import json
+    import traceback
+
+    class JsonFormatter(logging.Formatter):
+        def format(self, record):
+            entry = {
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+                "requestId": getattr(record, "aws_request_id", "") or "",
+            }
+            if record.exc_info and record.exc_info[0] is not None:
+                kind, value, trace = record.exc_info
+                entry["errorType"] = kind.__name__
+                entry["errorMessage"] = str(value)
+                entry["stackTrace"] = traceback.format_tb(trace)
+            for key, value in record.__dict__.items():
+                if key not in _LOG_RECORD_FIELDS and key not in entry:
+                    entry[key] = value
+            return json.dumps(entry, default=str) + "\n"
+
+    return JsonFormatter()
 
 
 class _LoggingImportHook:
@@ -545,6 +621,77 @@ class _ConfigureLoggingAfterLoad:
             sys.meta_path.remove(_LoggingImportHook)
         loader.exec_module(module)
         _configure_logging(module)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
+# Service ids (as AWS_ENDPOINT_URL_<ID> spells them) of botocore names that differ from upper().
+_ENDPOINT_SERVICE_IDS = {
+    "dynamodbstreams": "DYNAMODB_STREAMS",
+    "logs": "CLOUDWATCH_LOGS",
+    "events": "EVENTBRIDGE",
+}
+
+
+class _BotocoreEndpointHook:
+    """botocore before 1.31 (Debian 12 ships 1.29) ignores AWS_ENDPOINT_URL and its per-service
+    forms, which the invoker sets so a handler's boto3 reaches the bundled services unchanged.
+    This finder lets `botocore.session` load normally, then makes Session.create_client default
+    endpoint_url from those variables, as newer botocore does itself. Costs nothing until boto3
+    is imported; removes itself once used."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "botocore.session":
+            return None
+        if cls in sys.meta_path:
+            sys.meta_path.remove(cls)
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _PatchBotocoreAfterLoad(spec.loader)
+        return spec
+
+
+class _PatchBotocoreAfterLoad:
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        loader = self._loader
+        module.__loader__ = loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = loader
+        loader.exec_module(module)
+        import botocore
+
+        try:
+            version = tuple(int(part) for part in botocore.__version__.split(".")[:2])
+        except ValueError:
+            version = (0, 0)
+        if version >= (1, 31):
+            return  # honours AWS_ENDPOINT_URL itself
+        original = module.Session.create_client
+
+        def create_client(self, service_name, *args, **kwargs):
+            if len(args) < 5 and kwargs.get("endpoint_url") is None:
+                service_id = _ENDPOINT_SERVICE_IDS.get(
+                    service_name, service_name.upper().replace("-", "_")
+                )
+                url = os.environ.get("AWS_ENDPOINT_URL_" + service_id) or os.environ.get(
+                    "AWS_ENDPOINT_URL"
+                )
+                if url:
+                    kwargs["endpoint_url"] = url
+            return original(self, service_name, *args, **kwargs)
+
+        create_client.__doc__ = original.__doc__
+        module.Session.create_client = create_client
 
     def __getattr__(self, name):
         return getattr(self._loader, name)
@@ -664,11 +811,15 @@ def _run(client):
         sys.path[0] = task_root  # the runtime's own directory is not the function's business
     else:
         sys.path.insert(0, task_root)
+    # After the function's own modules: snapshot_restore_py (SnapStart's hooks) lives here.
+    sys.path.append(here)
 
     if "logging" in sys.modules:
         _configure_logging(sys.modules["logging"])
     else:
         sys.meta_path.insert(0, _LoggingImportHook)
+    if "AWS_ENDPOINT_URL" in environ and "botocore.session" not in sys.modules:
+        sys.meta_path.insert(0, _BotocoreEndpointHook)
 
     try:
         handler = _load_handler(environ.get("_HANDLER", ""))
@@ -684,6 +835,11 @@ def _run(client):
         client.post_init_error(error)
         sys.exit(1)
 
+    control = environ.get("HANEUL_SNAPSHOT_CONTROL")
+    if control:
+        # A SnapStart template: returns only in a restored copy, with that copy's client.
+        client = _serve_as_template(client, control)
+
     while True:
         headers, body = client.next_invocation()
         request_id = headers.get("lambda-runtime-aws-request-id")
@@ -696,6 +852,159 @@ def _run(client):
         elif "_X_AMZN_TRACE_ID" in environ:
             del environ["_X_AMZN_TRACE_ID"]
         _handle_invocation(client, handler, request_id, headers, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# SnapStart's fork-server (see snapshot/backends/fork_server/control_protocol.h for the protocol).
+
+
+def _run_hooks(hooks):
+    for func, args, kwargs in hooks:
+        func(*args, **kwargs)
+
+
+def _serve_as_template(client, control):
+    """Runs the before-snapshot hooks, then serves fork requests from the invoker until it hangs
+    up; returns only in a copy, with that copy's own Runtime API client.
+
+    The fork happens ahead of the request: the template keeps one forked *spare* waiting on the
+    control socket (only the spare reads it). The spare that takes a request tells the template,
+    which forks the next spare at once, and becomes the copy; so a restore costs no fork, only
+    the spare's wake-up."""
+    import array
+    import ctypes
+    import gc
+    import json
+    import select
+    import shutil
+
+    import snapshot_restore_py
+
+    try:
+        _run_hooks(snapshot_restore_py.get_before_snapshot())
+    except Exception:
+        error = _error_from_exception(*sys.exc_info(), None)
+        _log_error(error)
+        client.post_init_error(error)
+        sys.exit(1)
+    libc = ctypes.CDLL(None, use_errno=True)
+    listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    listener.bind("\0" + control[1:])
+    listener.listen(1)
+    client.announce_template()
+    fd, _ = listener._accept()  # _socket's accept: the fd of the invoker's connection
+    listener.close()
+    conn = _socket.socket(fileno=fd)
+    tmp_root = os.environ.get("TMPDIR") or "/tmp"
+    # Everything init made is kept out of the collector's reach, so copies do not write to (and
+    # so copy) those pages when they collect.
+    gc.freeze()
+    copies = {}  # pid -> its /tmp folder
+    template = os.getpid()
+    taken_read, taken_write = os.pipe()  # a spare says here that it took a request ("T"/"E")
+    while True:
+        spare = os.fork()
+        if spare == 0:
+            os.close(taken_read)
+            copy = _wait_as_spare(conn, taken_write, template, libc, tmp_root, json, array)
+            return _become_copy(client, *copy, snapshot_restore_py)
+        copies[spare] = None
+        while True:
+            ready, _, _ = select.select([taken_read], [], [], 1.0)
+            while copies:
+                try:
+                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                folder = copies.pop(pid, None)
+                if folder:
+                    shutil.rmtree(folder, ignore_errors=True)
+                if pid == spare:
+                    ready = ["died"]  # a spare that died unused is replaced
+            if ready:
+                break
+        if ready != ["died"]:
+            word = os.read(taken_read, 65536)
+            if word.startswith(b"E"):
+                os._exit(0)  # the invoker let go of this template
+            if word.startswith(b"T") and spare in copies:
+                copies[spare] = word[1:].decode("utf-8", "replace")
+
+
+def _wait_as_spare(conn, taken, template, libc, tmp_root, json, array):
+    """A spare: prepared for being a copy, waiting for its fork request. Returns (request, fds,
+    folder) once it took one."""
+    os.setsid()  # a process group of its own: the invoker kills the copy's whole group
+    libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = SIGKILL: the copy dies with its template
+    if os.getppid() != template:
+        os._exit(1)
+    int_size = array.array("i").itemsize
+    while True:
+        try:
+            data, ancdata, _, _ = conn.recvmsg(65536, _socket.CMSG_SPACE(4 * int_size))
+        except InterruptedError:
+            continue
+        if not data:
+            os.write(taken, b"E")
+            os._exit(0)
+        fds = array.array("i")
+        for level, kind, payload in ancdata:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds.frombytes(payload[: len(payload) - len(payload) % int_size])
+        try:
+            request = json.loads(data)
+            valid = request.get("op") == "fork" and isinstance(request.get("id"), str)
+        except (ValueError, AttributeError):
+            valid = False
+        if not valid or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            continue
+        folder = os.path.join(tmp_root, ".haneul-copy-" + request["id"].replace("/", "_"))
+        os.write(taken, b"T" + folder.encode("utf-8"))
+        os.close(taken)
+        conn.close()
+        return request, list(fds), folder
+
+
+def _become_copy(template_client, request, fds, folder, hooks):
+    if template_client._sock is not None:
+        template_client._sock.close()  # the template's own connection is not the copy's
+    api_fd, out_fd, err_fd, lifeline_fd = fds
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    os.close(out_fd)
+    os.close(err_fd)
+    lifeline = _socket.socket(fileno=lifeline_fd)
+    lifeline.send(b"R")  # with SO_PASSCRED on the other end: the invoker learns our pid
+    lifeline.close()
+    environ = os.environ
+    for name, value in request.get("env", {}).items():
+        if isinstance(value, str):
+            environ[name] = value
+    # A /tmp folder of its own (the template's /tmp is shared; see docs/snapstart.md).
+    os.makedirs(folder, 0o700, exist_ok=True)
+    environ["TMPDIR"] = folder
+    environ["HOME"] = folder
+    if "tempfile" in sys.modules:
+        sys.modules["tempfile"].tempdir = None
+    # Unique per copy: random's state (os.urandom and secrets draw from the kernel anyway).
+    if "random" in sys.modules:
+        sys.modules["random"].seed()
+    sock = _socket.socket(fileno=api_fd)
+    sock.setblocking(True)
+    client = _RuntimeApiClient.over_socket(sock, environ.get("AWS_LAMBDA_RUNTIME_API", ""))
+    client.restore_next()
+    try:
+        _run_hooks(hooks.get_after_restore())
+    except Exception:
+        error = _error_from_exception(*sys.exc_info(), None)
+        _log_error(error)
+        client.post_restore_error(error)
+        os._exit(1)
+    return client
 
 
 def _fatal(error):

@@ -79,6 +79,13 @@ class LambdaService {
   // The answer to a request whose body is over the endpoint's limit (never read), in Lambda's
   // shape: RequestTooLargeException for Invoke, RequestEntityTooLargeException otherwise.
   HttpResponse RequestTooLarge(const HttpRequest& request) const;
+  // Lets handlers reach the bundled services: environments started from now on get
+  // AWS_ENDPOINT_URL (and per-service forms) and, in a private network, a socket inside it that
+  // `handler` serves as the server's own endpoint would (with `listen`'s limits). `host_url` is
+  // the server's endpoint, for workers on the host's network.
+  void ServeServicesToFunctions(std::string host_url, HttpListenOptions listen,
+                                HttpHandler handler);
+
   // The sandbox backend in use ("namespace" or "process").
   std::string sandbox_name() const;
 
