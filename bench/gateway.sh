@@ -36,53 +36,17 @@ haneul="${HANEUL:-$build_dir/cli/haneul}"
 echo_server="$build_dir/bench/bench_echo_server"
 nginx=${NGINX:-/usr/sbin/nginx}
 python=/usr/bin/python3
-log() { echo "gateway: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+bench_name=gateway
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+bench_pin
 for tool in wrk curl zip base64 awk; do
   command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh installs it)"
 done
 for file in "$haneul" "$echo_server"; do
   [ -x "$file" ] || die "$file is missing: build the project first"
 done
-
-work=$(mktemp -d /tmp/haneul-bench-gateway.XXXXXX)
-chmod 755 "$work"
-groups=()
-cleanup() {
-  local pgid i
-  for pgid in "${groups[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
-  for i in $(seq 50); do
-    local alive=0
-    for pgid in "${groups[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pgid in "${groups[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null || true; done
-  if [ "${HANEUL_BENCH_KEEP:-0}" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-pin_server=() pin_client=()
-if [ "${HANEUL_BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 1) pin_client=(taskset -c 0)
-fi
-start_group() {
-  local logfile=$1; shift
-  setsid "${pin_server[@]}" "$@" >"$logfile" 2>&1 </dev/null &
-  started_pid=$!
-  groups+=("$started_pid")
-}
-wait_for_port() {
-  local logfile=$1 pid=$2 line i
-  for i in $(seq 600); do
-    line=$(grep -Eo 'listening on http://127\.0\.0\.1:[0-9]+' "$logfile" 2>/dev/null | head -1 || true)
-    if [ -n "$line" ]; then echo "${line##*:}"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || { sed 's/^/    /' "$logfile" >&2; return 1; }
-    sleep 0.05
-  done
-  return 1
-}
-free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+chmod 755 "$work"  # nginx's workers read their configuration from it
 
 declare -A p50 p99 rps
 errors=0

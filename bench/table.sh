@@ -38,60 +38,12 @@ echo_server="$build_dir/bench/bench_echo_server"
 python=/usr/bin/python3
 dynalite_dir="$here/table_dynalite"
 
-log() { echo "table: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+bench_name=table
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+bench_pin
 for tool in wrk curl awk; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
 for file in "$haneul" "$echo_server"; do [ -x "$file" ] || die "$file is missing: build first"; done
-
-work=$(mktemp -d /tmp/haneul-bench-table.XXXXXX)
-process_groups=()
-cleanup() {
-  local pgid i
-  for pgid in "${process_groups[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
-  for i in $(seq 30); do
-    local alive=0
-    for pgid in "${process_groups[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pgid in "${process_groups[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null || true; done
-  if [ "${HANEUL_BENCH_KEEP:-0}" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-pin_server=() pin_client=()
-if [ "${HANEUL_BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 1) pin_client=(taskset -c 0)
-  placement="servers pinned to CPU 1, wrk to CPU 0"
-else
-  placement="unpinned"
-fi
-
-start_group() {
-  local logfile=$1; shift
-  setsid "${pin_server[@]}" "$@" >"$logfile" 2>&1 </dev/null &
-  started_pid=$!
-  process_groups+=("$started_pid")
-}
-wait_for_port() {
-  local logfile=$1 pid=$2 pattern=${3:-'listening on http://127\.0\.0\.1:[0-9]+'} seconds=${4:-30}
-  local i line
-  for i in $(seq $((seconds * 20))); do
-    line=$(grep -Eo "$pattern" "$logfile" 2>/dev/null | head -1 || true)
-    if [ -n "$line" ]; then echo "${line##*:}"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || { sed 's/^/    /' "$logfile" >&2; return 1; }
-    sleep 0.05
-  done
-  sed 's/^/    /' "$logfile" >&2
-  return 1
-}
-free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-ratio() {
-  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a";
-                                   else if (a / b < 0.1) printf "%.3f", a / b; else printf "%.2f", a / b }'
-}
-ms() { awk -v us="$1" 'BEGIN { if (us == "") print "n/a"; else printf "%.3f", us / 1000 }'; }
-field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 
 declare -A p50 p99 rps errors skipped
 failures=()

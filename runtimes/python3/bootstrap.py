@@ -20,7 +20,7 @@ Start-up time is benchmarked against a bare interpreter, so the top level import
 that are built in or already loaded by the interpreter itself: `_json` and `_socket` stand in
 for `json`, `socket` and `http.client` (which pull in re, enum, email, ssl: ~40 ms here).
 `traceback`, `json` and `importlib` are imported when needed, and `logging` is configured the
-moment user code imports it (see _LoggingImportHook) instead of being imported up front.
+moment user code imports it (see _AfterImport) instead of being imported up front.
 """
 
 import io
@@ -582,32 +582,33 @@ def _json_log_formatter(logging):
     return JsonFormatter()
 
 
-class _LoggingImportHook:
-    """A sys.meta_path finder that lets `logging` load normally and configures it right after,
-    so that the root logger is set up before any user code can use it, without making every
-    function pay ~5 ms of start-up for a module it may never import. Removes itself once used."""
+class _AfterImport:
+    """A sys.meta_path finder that lets one module load normally and then calls `after(module)`
+    on it, before any user code can use it, and removes itself once used. So the runtime adjusts
+    `logging` and `botocore.session` only if and when a function imports them, without making
+    every function pay their import time at start-up."""
 
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        if name != "logging":
+    def __init__(self, name, after):
+        self._name = name
+        self._after = after
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self._name:
             return None
-        for finder in sys.meta_path:
-            find_spec = getattr(finder, "find_spec", None)
-            if finder is cls or find_spec is None:
-                continue
-            spec = find_spec(name, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _ConfigureLoggingAfterLoad(spec.loader)
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _RunAfterLoad(spec.loader, self._after)
         return spec
 
 
-class _ConfigureLoggingAfterLoad:
-    def __init__(self, loader):
+class _RunAfterLoad:
+    def __init__(self, loader, after):
         self._loader = loader
+        self._after = after
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
@@ -617,10 +618,8 @@ class _ConfigureLoggingAfterLoad:
         module.__loader__ = loader  # the module should not see this wrapper
         if module.__spec__ is not None:
             module.__spec__.loader = loader
-        if _LoggingImportHook in sys.meta_path:
-            sys.meta_path.remove(_LoggingImportHook)
         loader.exec_module(module)
-        _configure_logging(module)
+        self._after(module)
 
     def __getattr__(self, name):
         return getattr(self._loader, name)
@@ -634,67 +633,30 @@ _ENDPOINT_SERVICE_IDS = {
 }
 
 
-class _BotocoreEndpointHook:
+def _teach_botocore_endpoint_urls(session_module):
     """botocore before 1.31 (Debian 12 ships 1.29) ignores AWS_ENDPOINT_URL and its per-service
-    forms, which the invoker sets so a handler's boto3 reaches the bundled services unchanged.
-    This finder lets `botocore.session` load normally, then makes Session.create_client default
-    endpoint_url from those variables, as newer botocore does itself. Costs nothing until boto3
-    is imported; removes itself once used."""
+    forms, which the invoker sets so a handler's boto3 reaches the bundled services unchanged:
+    Session.create_client then defaults endpoint_url from them, as newer botocore does itself."""
+    import botocore
 
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        if name != "botocore.session":
-            return None
-        if cls in sys.meta_path:
-            sys.meta_path.remove(cls)
-        import importlib.util
+    try:
+        version = tuple(int(part) for part in botocore.__version__.split(".")[:2])
+    except ValueError:
+        version = (0, 0)
+    if version >= (1, 31):
+        return  # honours AWS_ENDPOINT_URL itself
+    original = session_module.Session.create_client
 
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _PatchBotocoreAfterLoad(spec.loader)
-        return spec
+    def create_client(self, service_name, *args, **kwargs):
+        if len(args) < 5 and kwargs.get("endpoint_url") is None:
+            service_id = _ENDPOINT_SERVICE_IDS.get(service_name, service_name.upper().replace("-", "_"))
+            url = os.environ.get("AWS_ENDPOINT_URL_" + service_id) or os.environ.get("AWS_ENDPOINT_URL")
+            if url:
+                kwargs["endpoint_url"] = url
+        return original(self, service_name, *args, **kwargs)
 
-
-class _PatchBotocoreAfterLoad:
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        loader = self._loader
-        module.__loader__ = loader
-        if module.__spec__ is not None:
-            module.__spec__.loader = loader
-        loader.exec_module(module)
-        import botocore
-
-        try:
-            version = tuple(int(part) for part in botocore.__version__.split(".")[:2])
-        except ValueError:
-            version = (0, 0)
-        if version >= (1, 31):
-            return  # honours AWS_ENDPOINT_URL itself
-        original = module.Session.create_client
-
-        def create_client(self, service_name, *args, **kwargs):
-            if len(args) < 5 and kwargs.get("endpoint_url") is None:
-                service_id = _ENDPOINT_SERVICE_IDS.get(
-                    service_name, service_name.upper().replace("-", "_")
-                )
-                url = os.environ.get("AWS_ENDPOINT_URL_" + service_id) or os.environ.get(
-                    "AWS_ENDPOINT_URL"
-                )
-                if url:
-                    kwargs["endpoint_url"] = url
-            return original(self, service_name, *args, **kwargs)
-
-        create_client.__doc__ = original.__doc__
-        module.Session.create_client = create_client
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)
+    create_client.__doc__ = original.__doc__
+    session_module.Session.create_client = create_client
 
 
 def _unbuffer_stdio():
@@ -817,9 +779,9 @@ def _run(client):
     if "logging" in sys.modules:
         _configure_logging(sys.modules["logging"])
     else:
-        sys.meta_path.insert(0, _LoggingImportHook)
+        sys.meta_path.insert(0, _AfterImport("logging", _configure_logging))
     if "AWS_ENDPOINT_URL" in environ and "botocore.session" not in sys.modules:
-        sys.meta_path.insert(0, _BotocoreEndpointHook)
+        sys.meta_path.insert(0, _AfterImport("botocore.session", _teach_botocore_endpoint_urls))
 
     try:
         handler = _load_handler(environ.get("_HANDLER", ""))
