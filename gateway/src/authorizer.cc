@@ -5,6 +5,7 @@
 
 #include "haneul/common/ids.h"
 #include "jwt.h"
+#include "haneul/common/wildcard.h"
 
 namespace haneul::gateway {
 
@@ -35,23 +36,7 @@ std::optional<std::string> QueryValue(std::string_view query, std::string_view n
 
 // Glob match with '*' (any run) and '?' (one character), as IAM resources use them.
 bool Glob(std::string_view pattern, std::string_view text) {
-  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+  return WildcardMatch(text, pattern, /*question_mark=*/true);
 }
 
 bool AnyMatches(const json& values, const std::string& text) {

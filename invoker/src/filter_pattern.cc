@@ -2,6 +2,7 @@
 // against each message. Nesting is bounded (kMaxDepth) so a hostile pattern cannot exhaust the
 // stack, and the space-delimited matcher memoises (column, word) pairs so `...` stays linear.
 #include "filter_pattern.h"
+#include "haneul/common/wildcard.h"
 
 #include <charconv>
 #include <cstdlib>
@@ -28,26 +29,6 @@ Status Invalid(const std::string& why) {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-// '*' matches any run of characters (also none); everything else matches itself.
-bool WildcardMatch(std::string_view text, std::string_view pattern) {
-  size_t t = 0, p = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
 
 std::optional<double> ParseNumber(std::string_view text) {
   if (text.empty()) return std::nullopt;

@@ -1,6 +1,7 @@
 // EventBridge event patterns (see event_pattern.h). Parse validates the whole pattern up front so
 // that Matches can walk it without checks that could fail on untrusted records.
 #include "event_pattern.h"
+#include "haneul/common/wildcard.h"
 
 #include <algorithm>
 #include <cctype>
@@ -100,27 +101,6 @@ std::string Lower(std::string text) {
   return text;
 }
 
-// '*' matches any run of characters; iterative with one backtrack point (linear-ish, no
-// recursion on untrusted input).
-bool Wildcard(std::string_view pattern, std::string_view text) {
-  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
 
 // Numbers, and strings holding numbers (DynamoDB's "N" values are strings on the wire).
 bool AsNumber(const Json& value, double* out) {
@@ -162,7 +142,7 @@ bool MatchValue(const Json& matcher, const Json& value) {
   }
   if (op == "wildcard") {
     return value.is_string() &&
-           Wildcard(arg.get_ref<const std::string&>(), value.get_ref<const std::string&>());
+           WildcardMatch(value.get_ref<const std::string&>(), arg.get_ref<const std::string&>());
   }
   if (op == "anything-but") {
     if (arg.is_array()) {
