@@ -17,8 +17,12 @@ run: export HANEUL_SKIP_NPM := 1
 run: build
 	./$(BUILD)/cli/haneul serve --example
 
+# ctest lists skipped tests without their reason; print each reason from the test log.
 test: build
-	ctest --test-dir $(BUILD) --output-on-failure -j 2 --timeout 900
+	@status=0; ctest --test-dir $(BUILD) --output-on-failure -j 2 --timeout 900 || status=$$?; \
+	grep -h -A1 ': Skipped$$' $(BUILD)/Testing/Temporary/LastTest.log 2>/dev/null | \
+	  grep -v -e '^--$$' -e ': Skipped$$' | sed 's/^/skipped because: /' || true; \
+	exit $$status
 
 bench: build
 	./bench/run.sh $(BUILD)
