@@ -9,6 +9,8 @@ debs=(build-essential cmake ninja-build pkg-config
       libseccomp-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
       libzip-dev zlib1g-dev libzstd-dev zstd docker-registry skopeo umoci buildah
       libpugixml-dev nginx-light
+      # The table service: simdjson parses requests, ISA-L computes the x-amz-crc32 CRC.
+      libsimdjson-dev libisal-dev
       awscli python3-boto3 python3-pytest python3 zip unzip wrk curl busybox-static chromium
       python3-pil
       # SnapStart's CRIU 4.1.1 (scripts/build-criu.sh) builds from source with these.

@@ -5,6 +5,7 @@
 #include "haneul/table/table_service.h"
 
 #include <rocksdb/db.h>
+#include <isa-l/crc.h>
 #include <rocksdb/write_batch.h>
 #include <zlib.h>
 
@@ -20,7 +21,9 @@
 #include <thread>
 #include <unordered_map>
 
+
 #include "expression.h"
+#include "fast_json.h"
 #include "haneul/common/ids.h"
 #include "number.h"
 #include "storage.h"
@@ -48,9 +51,10 @@ constexpr int64_t kIdempotencyWindowMs = 10 * 60 * 1000;
 
 // CRC32 (IEEE, as zlib computes it) of the body: DynamoDB's x-amz-crc32 header, which the SDKs
 // verify.
+// ISA-L's folding CRC computes the same CRC-32 as zlib's crc32 about 20 times faster (zlib's took
+// 4k instructions of a 1 KB answer, a twentieth of a GetItem).
 uint32_t Crc32(std::string_view data) {
-  return static_cast<uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+  return crc32_gzip_refl(0, reinterpret_cast<const unsigned char*>(data.data()), data.size());
 }
 
 std::string Dump(const json& value) {
@@ -172,7 +176,7 @@ json ParseStored(std::string_view data) {
   size_t size = 0;
   std::string_view text;
   if (!DecodeStored(data, &size, &text)) return json();
-  return json::parse(text, nullptr, false);
+  return ParseJson(text);
 }
 
 }  // namespace
@@ -180,6 +184,7 @@ json ParseStored(std::string_view data) {
 struct TableService::Impl {
   TableOptions options;
   std::unique_ptr<Storage> storage;
+
   // A GetItem answer built by splicing the stored item text (no parse and dump of the item).
   std::optional<std::string> raw_response;
 
@@ -454,7 +459,8 @@ struct TableService::Impl {
   struct PreparedWrite {
     TableMeta* table = nullptr;
     std::string key;
-    std::optional<json> old_item;
+    std::optional<json> old_item;  // parsed only when the write needs it (see PrepareWrite)
+    size_t old_size = 0;           // the stored item's size, 0 when there was none
     std::optional<json> new_item;  // nullopt: delete (or no change for ConditionCheck)
     bool writes = true;
     bool condition_failed = false;
@@ -467,6 +473,9 @@ struct TableService::Impl {
   MaybeError EncodeKey(const TableMeta& table, const json& key, bool from_item, std::string* out);
   MaybeError CheckIndexKeys(const TableMeta& table, const json& item);
   MaybeError ReadItem(TableMeta& table, const std::string& key, std::optional<json>* out);
+  // The stored item's size, and the item itself when parse is set (0 and nullopt when absent).
+  MaybeError ReadItemSize(TableMeta& table, const std::string& key, bool parse,
+                          std::optional<json>* out, size_t* size);
   void AddWrite(TableMeta& table, const std::string& key, const std::optional<json>& old_item,
                 const std::optional<json>& new_item, rocksdb::WriteBatch* batch);
   MaybeError PrepareWrite(const std::string& kind, json& request, PreparedWrite* out);
@@ -1620,13 +1629,21 @@ MaybeError TableService::Impl::CheckIndexKeys(const TableMeta& table, const json
 
 MaybeError TableService::Impl::ReadItem(TableMeta& table, const std::string& key,
                                         std::optional<json>* out) {
+  size_t size = 0;
+  return ReadItemSize(table, key, true, out, &size);
+}
+
+MaybeError TableService::Impl::ReadItemSize(TableMeta& table, const std::string& key, bool parse,
+                                            std::optional<json>* out, size_t* size) {
+  out->reset();
+  *size = 0;
   std::optional<std::string> data;
   TABLE_TRY(storage->Get(table.family, key, &data));
-  if (!data) {
-    out->reset();
-    return std::nullopt;
-  }
-  auto item = ParseStored(*data);
+  if (!data) return std::nullopt;
+  std::string_view text;
+  if (!DecodeStored(*data, size, &text)) return ApiError::Internal("Internal server error: corrupt item");
+  if (!parse) return std::nullopt;
+  auto item = ParseJson(text);
   if (!item.is_object()) return ApiError::Internal("Internal server error: corrupt item");
   *out = std::move(item);
   return std::nullopt;
@@ -1758,7 +1775,12 @@ MaybeError TableService::Impl::PrepareWrite(const std::string& kind, json& reque
                                 "constraint: Member must satisfy enum value set: [ALL_OLD, NONE]");
   }
   TABLE_TRY(StringField(request, "ReturnConsumedCapacity", &out->capacity_mode));
-  TABLE_TRY(ReadItem(table, out->key, &out->old_item));
+  // A plain PutItem (no condition, no old values asked back, no index, stream or point-in-time
+  // log to maintain) needs only the old item's size, for the capacity it consumes: the item
+  // itself is not parsed.
+  bool need_old = kind != "Put" || condition || out->return_values != "NONE" ||
+                  !table.indexes.empty() || table.stream_enabled || table.pitr_since_ms != 0;
+  TABLE_TRY(ReadItemSize(table, out->key, need_old, &out->old_item, &out->old_size));
   if (condition) {
     static const json kEmpty = json::object();
     if (!EvaluateCondition(*condition, out->old_item ? *out->old_item : kEmpty)) {
@@ -1802,7 +1824,7 @@ json TableService::Impl::WriteResponse(const PreparedWrite& write) {
     if (!attributes.empty()) response["Attributes"] = std::move(attributes);
   }
   if (write.capacity_mode == "TOTAL" || write.capacity_mode == "INDEXES") {
-    size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
+    size_t bytes = std::max(write.old_size,
                             write.new_item ? ItemSize(*write.new_item) : 0);
     double table_units = WriteUnits(bytes);
     json capacity = Capacity(*write.table, table_units, write.capacity_mode);
@@ -1837,7 +1859,7 @@ MaybeError TableService::Impl::SingleWrite(const std::string& kind, json& reques
   PreparedWrite write;
   TABLE_TRY(PrepareWrite(kind, request, &write));
   TABLE_TRY(CheckThroughput(*write.table, true));
-  size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
+  size_t bytes = std::max(write.old_size,
                           write.new_item ? ItemSize(*write.new_item) : 0);
   // A failed condition still consumes write capacity, as on DynamoDB.
   Charge(*write.table, true, WriteUnits(bytes));
@@ -2533,7 +2555,7 @@ MaybeError TableService::Impl::BatchWriteItem(json& request, json* response) {
   std::map<std::string, double> units;
   for (auto& write : writes) {
     AddChange(*write.table, write.key, write.old_item, write.new_item, &batch);
-    size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
+    size_t bytes = std::max(write.old_size,
                             write.new_item ? ItemSize(*write.new_item) : 0);
     units[write.table->name] += WriteUnits(bytes);
     Charge(*write.table, true, WriteUnits(bytes));
@@ -2631,7 +2653,7 @@ MaybeError TableService::Impl::TransactWriteItems(json& request, json* response)
   for (auto& write : writes) {
     if (write.writes) AddChange(*write.table, write.key, write.old_item, write.new_item, &batch);
     // Transactional writes cost twice the units of plain ones.
-    size_t bytes = std::max(write.old_item ? ItemSize(*write.old_item) : 0,
+    size_t bytes = std::max(write.old_size,
                             write.new_item ? ItemSize(*write.new_item) : 0);
     Charge(*write.table, true, 2 * WriteUnits(bytes));
   }
@@ -3686,6 +3708,7 @@ MaybeError TableService::Impl::Dispatch(const std::string& operation, json& requ
                  {"TableMaxWriteCapacityUnits", 40000}};
     return std::nullopt;
   }
+
   auto it = kOperations.find(operation);
   if (it == kOperations.end()) {
     return ApiError{"UnknownOperationException", "", 400};
@@ -3710,12 +3733,12 @@ Result<std::unique_ptr<TableService>> TableService::Open(const std::string& dire
   if (group_commit) impl->syncer = std::thread([raw = impl.get()] { raw->SyncerLoop(); });
   impl->ScheduleMaintenance();
   return std::unique_ptr<TableService>(new TableService(std::move(impl)));
+
 }
 
 HttpResponse TableService::Execute(const std::string& operation, const std::string& body) {
   try {
-    json request =
-        json::parse(body.empty() ? std::string_view("{}") : std::string_view(body), nullptr, false);
+    json request = ParseJson(body.empty() ? std::string_view("{}") : std::string_view(body));
     if (request.is_discarded() || !request.is_object()) {
       return ErrorResponse(
           ApiError::Serialization("Start of structure or map found where not expected."));
