@@ -6,7 +6,8 @@
 #
 # PutItem, GetItem, Query (100-item pages) and UpdateItem with ~1 KB items, measured with wrk
 # (bench/table_ops.lua): p50/p99 at 1 connection and throughput at 64, against
-#   - haneul serve (the table service with its default durability: group-committed fsync);
+#   - haneul serve (the table service with its default durability: group-committed fsync), and
+#     for PutItem also with --table-sync off (acknowledged once the WAL is written);
 #   - dynalite 4 (npm), the usual local DynamoDB emulator, in memory, installed by npm into
 #     bench/table_dynalite/node_modules (bounded by a timeout; skipped, saying why, when that
 #     fails);
@@ -114,13 +115,22 @@ measure echo get "http://127.0.0.1:$echo_port/" || failures+=("the echo server c
 for op in put get query update; do
   measure "haneul_$op" "$op" "$haneul_url" || failures+=("haneul $op: wrk failed")
 done
+# The same PutItems acknowledged once the WAL is written, not fsynced (--table-sync off: the
+# write survives the server's crash, not the machine's).
+mkdir -p "$work/data-nosync"
+start_group "$work/haneul-nosync.log" "$haneul" serve --port 0 --data "$work/data-nosync" --table-sync off
+nosync_pid=$started_pid
+nosync_port=$(wait_for_port "$work/haneul-nosync.log" "$nosync_pid") || die "haneul serve --table-sync off did not start"
+"$python" "$here/table_setup.py" "http://127.0.0.1:$nosync_port/" bench "$items" >&2 || die "table setup on haneul (--table-sync off) failed"
+measure haneul_putnosync put "http://127.0.0.1:$nosync_port/" || failures+=("haneul put (--table-sync off): wrk failed")
+kill "$nosync_pid" 2>/dev/null || true
 if start_dynalite; then
   for op in put get query update; do
     measure "dynalite_$op" "$op" "$dynalite_url" || { dynalite_skip="wrk failed against dynalite"; break; }
   done
 fi
 kill -0 "$haneul_pid" 2>/dev/null || failures+=("haneul serve exited during the run")
-for op in put get query update; do
+for op in put get query update putnosync; do
   if [ -n "${errors[haneul_$op]:-}" ] && [ "${errors[haneul_$op]}" != 0 ]; then
     failures+=("haneul $op: wrk counted ${errors[haneul_$op]} failed requests")
   fi
@@ -154,6 +164,7 @@ row echo "Beast echo server (floor)"
 for op in put get query update; do
   row "dynalite_$op" "dynalite $op (baseline)"
   row "haneul_$op" "haneul $op" "dynalite_$op" echo
+  if [ "$op" = put ]; then row haneul_putnosync "haneul put, --table-sync off" dynalite_put echo; fi
 done
 echo
 echo "Targets (reported, not asserted):"
@@ -168,6 +179,7 @@ target "GetItem req/s at 64 vs echo" "${rps[haneul_get]:-}" "${rps[echo]:-}" 0.5
 target "PutItem req/s at 64 vs echo" "${rps[haneul_put]:-}" "${rps[echo]:-}" 0.5 higher
 target "GetItem p50 at 1 vs echo" "${p50[haneul_get]:-}" "${p50[echo]:-}" 2 lower
 target "PutItem p50 at 1 vs echo (fsync per ack)" "${p50[haneul_put]:-}" "${p50[echo]:-}" 2 lower
+target "PutItem p50 at 1 vs echo (--table-sync off)" "${p50[haneul_putnosync]:-}" "${p50[echo]:-}" 2 lower
 if [ ${#failures[@]} -gt 0 ]; then
   for f in "${failures[@]}"; do log "FAILED: $f"; done
   sed 's/^/    /' "$work/haneul.log" | tail -20 >&2

@@ -61,6 +61,9 @@ struct ServeFlags {
   int sandbox_uid = 993;
   int sandbox_gid = 990;
   std::string table_clock_file;  // --test-clock-file: the table service's injected clock
+  // --table-sync: on, table writes are answered once their WAL is fsynced (survives power
+  // loss); off, once it is written (survives the server's crash, not the machine's).
+  bool table_sync = true;
   bool sandbox_host_network = false;
   std::vector<std::string> credentials;  // ACCESS_KEY:SECRET pairs; requests must be signed
 };
@@ -95,6 +98,9 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* flags) {
     } else if (arg == "--test-clock-file") {
       // Tests only: the table clock (streams, TTL, PITR) read from this file (unix ms).
       if (!value(&flags->table_clock_file)) return false;
+    } else if (arg == "--table-sync") {
+      if (!value(&text) || (text != "on" && text != "off")) return false;
+      flags->table_sync = text == "on";
     } else if (arg == "--max-environments") {
       if (!value(&text)) return false;
       flags->max_environments = static_cast<size_t>(std::max(1, std::atoi(text.c_str())));
@@ -195,7 +201,7 @@ int Serve(int argc, char** argv) {
                  "                    [--max-function-memory MB] [--sandbox-user 993:990]\n"
                  "                    [--account-concurrency 1000] [--keep-alive-seconds 600]\n"
                  "                    [--memory-budget-mb MB] [--async-retry-delay-ms 60000] [--prewarm]\n"
-                 "                    [--freeze-after-ms 100]\n"
+                 "                    [--freeze-after-ms 100] [--table-sync on|off]\n"
                  "                    [--sandbox-network none|host] [--credentials KEY:SECRET]...\n");
     return 2;
   }
@@ -250,6 +256,7 @@ int Serve(int argc, char** argv) {
   // durable writes are group-committed (one fsync for the writes of many connections).
   table::TableOptions table_options;
   table_options.loop = &loop;
+  table_options.sync = flags.table_sync;
   if (const char* clock = std::getenv("HANEUL_TEST_CLOCK_FILE");
       clock && *clock && flags.table_clock_file.empty()) {
     flags.table_clock_file = clock;
