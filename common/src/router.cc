@@ -66,19 +66,44 @@ std::string PercentEncode(std::string_view text) {
 }
 
 void Router::Add(std::string method, std::string pattern, Route route) {
-  entries_.push_back({std::move(method), std::move(pattern), std::move(route)});
+  std::vector<std::string> segments;
+  for (std::string_view segment : Split(pattern)) segments.emplace_back(segment);
+  entries_.push_back({std::move(method), std::move(pattern), std::move(segments), std::move(route)});
 }
 
-std::optional<Router::Params> Router::Match(std::string_view pattern, std::string_view path) {
-  auto want = Split(pattern);
-  auto have = Split(path);
-  Params params;
+namespace {
+
+bool IsParam(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// Matches split pattern segments against split path segments. Checks first, then builds the
+// parameters, so the many routes that do not match allocate nothing.
+template <typename Segments>
+std::optional<Router::Params> MatchSplit(const Segments& want,
+                                         const std::vector<std::string_view>& have) {
+  bool greedy = false;
   for (size_t i = 0; i < want.size(); ++i) {
     std::string_view segment = want[i];
-    bool is_param = segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+    bool is_param = IsParam(segment);
+    if (i >= have.size()) return std::nullopt;
     if (is_param && segment[segment.size() - 2] == '+') {
+      greedy = true;
+      break;
+    }
+    if (is_param) {
+      if (have[i].empty()) return std::nullopt;
+    } else if (segment != have[i]) {
+      return std::nullopt;
+    }
+  }
+  if (!greedy && have.size() != want.size()) return std::nullopt;
+  Router::Params params;
+  for (size_t i = 0; i < want.size(); ++i) {
+    std::string_view segment = want[i];
+    if (!IsParam(segment)) continue;
+    if (segment[segment.size() - 2] == '+') {
       // Greedy: the rest of the path, slashes included.
-      if (i >= have.size()) return std::nullopt;
       std::string rest;
       for (size_t j = i; j < have.size(); ++j) {
         if (j > i) rest += '/';
@@ -87,22 +112,23 @@ std::optional<Router::Params> Router::Match(std::string_view pattern, std::strin
       params[std::string(segment.substr(1, segment.size() - 3))] = PercentDecode(rest);
       return params;
     }
-    if (i >= have.size()) return std::nullopt;
-    if (is_param) {
-      if (have[i].empty()) return std::nullopt;
-      params[std::string(segment.substr(1, segment.size() - 2))] = PercentDecode(have[i]);
-    } else if (segment != have[i]) {
-      return std::nullopt;
-    }
+    params[std::string(segment.substr(1, segment.size() - 2))] = PercentDecode(have[i]);
   }
-  if (have.size() != want.size()) return std::nullopt;
   return params;
 }
 
+}  // namespace
+
+std::optional<Router::Params> Router::Match(std::string_view pattern, std::string_view path) {
+  return MatchSplit(Split(pattern), Split(path));
+}
+
 bool Router::Dispatch(HttpRequest& request, const std::shared_ptr<Responder>& responder) const {
+  std::vector<std::string_view> have;  // split once, on the first route of the method
   for (const auto& entry : entries_) {
     if (entry.method != request.method) continue;
-    auto params = Match(entry.pattern, request.path);
+    if (have.empty()) have = Split(request.path);
+    auto params = MatchSplit(entry.segments, have);
     if (!params) continue;
     entry.route(request, *params, responder);
     return true;

@@ -17,10 +17,22 @@ namespace haneul::invoker {
 
 namespace {
 
+// Appends `digits` characters of value in base 10 or 16, zero-padded (the key parts below are
+// fixed-width so that key order is time order).
+void AppendFixed(std::string& out, uint64_t value, int digits, int base) {
+  static const char kDigits[] = "0123456789abcdef";
+  size_t end = out.size() + digits;
+  out.resize(end);
+  for (int i = 1; i <= digits; ++i) {
+    out[end - i] = kDigits[value % base];
+    value /= base;
+  }
+}
+
 std::string TimeKey(int64_t ms) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%013lld", static_cast<long long>(ms < 0 ? 0 : ms));
-  return buffer;
+  std::string key;
+  AppendFixed(key, static_cast<uint64_t>(ms < 0 ? 0 : ms), 13, 10);
+  return key;
 }
 
 }  // namespace
@@ -59,20 +71,21 @@ void LogStore::Flush() {
 void LogStore::Append(const std::string& group, const std::string& stream, int64_t timestamp_ms,
                       std::string_view message) {
   int64_t now = NowUnixMillis();
-  if (!known_groups_.count(group)) {
-    if (!store_.Get("logs/g/" + group).ok()) {
-      (void)store_.Put("logs/g/" + group, std::to_string(now), false);
+  if (group != last_group_ || stream != last_stream_) {
+    if (!known_groups_.count(group)) {
+      if (!store_.Get("logs/g/" + group).ok()) {
+        (void)store_.Put("logs/g/" + group, std::to_string(now), false);
+      }
+      known_groups_.insert(group);
     }
-    known_groups_.insert(group);
+    std::string stream_key = "logs/s/" + group + "\x01" + stream;
+    if (!known_streams_.count(stream_key)) {
+      (void)store_.Put(stream_key, std::to_string(now), false);
+      known_streams_.insert(stream_key);
+    }
+    last_group_ = group;
+    last_stream_ = stream;
   }
-  std::string stream_key = "logs/s/" + group + "\x01" + stream;
-  if (!known_streams_.count(stream_key)) {
-    (void)store_.Put(stream_key, std::to_string(now), false);
-    known_streams_.insert(stream_key);
-  }
-  char sequence[20];
-  std::snprintf(sequence, sizeof(sequence), "%016llx",
-                static_cast<unsigned long long>(++sequence_));
   std::string value;
   value.reserve(stream.size() + message.size() + 16);
   value.append(stream);
@@ -80,9 +93,13 @@ void LogStore::Append(const std::string& group, const std::string& stream, int64
   value.append(std::to_string(now));
   value.push_back('\0');
   value.append(message);
-  pending_bytes_ += value.size() + group.size() + 40;
-  pending_.emplace_back("logs/e/" + group + "\x01" + TimeKey(timestamp_ms) + sequence,
-                        std::move(value));
+  std::string key;
+  key.reserve(group.size() + 37);
+  key.append("logs/e/").append(group).push_back('\x01');
+  AppendFixed(key, static_cast<uint64_t>(timestamp_ms < 0 ? 0 : timestamp_ms), 13, 10);
+  AppendFixed(key, ++sequence_, 16, 16);
+  pending_bytes_ += value.size() + key.size();
+  pending_.emplace_back(std::move(key), std::move(value));
   if (!flush_timer_ || pending_bytes_ >= kMaxPendingBytes) {
     Flush();
   } else if (!flush_scheduled_) {
@@ -220,6 +237,8 @@ void LogStore::DeleteGroup(const std::string& group) {
   (void)store_.Delete("logs/g/" + group, true);
   known_groups_.erase(group);
   retention_days_.erase(group);
+  last_group_.clear();
+  last_stream_.clear();
 }
 
 int64_t LogStore::CreationTime(const std::string& group) {

@@ -118,6 +118,7 @@ class Router {
   struct Entry {
     std::string method;
     std::string pattern;
+    std::vector<std::string> segments;  // the pattern split at '/', once
     Route route;
   };
   std::vector<Entry> entries_;

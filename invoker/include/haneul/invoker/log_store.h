@@ -80,6 +80,8 @@ class LogStore {
   std::set<std::string> known_groups_;
   std::map<std::string, int> retention_days_;  // cache of logs/r/<group>; absent: not loaded
   std::set<std::string> known_streams_;
+  // The group and stream of the last append, known to exist: most appends repeat them.
+  std::string last_group_, last_stream_;
   uint64_t sequence_;
   std::unique_ptr<Timer> flush_timer_;
   std::unique_ptr<Timer> expiry_timer_;  // hourly ExpireAll, with a loop
