@@ -46,7 +46,116 @@ json Build(simdjson::dom::element element) {
   return json(nullptr);
 }
 
+// Whether every string in value is valid UTF-8 (then no replacement characters are needed).
+bool AllValidUtf8(const json& value) {
+  switch (value.type()) {
+    case json::value_t::string: {
+      const auto& text = value.get_ref<const std::string&>();
+      return simdjson::validate_utf8(text.data(), text.size());
+    }
+    case json::value_t::object:
+      for (const auto& [key, item] : value.items()) {
+        if (!simdjson::validate_utf8(key.data(), key.size()) || !AllValidUtf8(item)) return false;
+      }
+      return true;
+    case json::value_t::array:
+      for (const auto& item : value) {
+        if (!AllValidUtf8(item)) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
+void AppendString(std::string& out, std::string_view text) {
+  static const char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;  // start of the characters not yet copied
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
+    }
+  }
+  out.append(text.data() + run, text.size() - run);
+  out.push_back('"');
+}
+
+void Append(std::string& out, const json& value) {
+  switch (value.type()) {
+    case json::value_t::null:
+      out += "null";
+      return;
+    case json::value_t::boolean:
+      out += value.get<bool>() ? "true" : "false";
+      return;
+    case json::value_t::string:
+      AppendString(out, value.get_ref<const std::string&>());
+      return;
+    case json::value_t::number_integer:
+      out += std::to_string(value.get<int64_t>());
+      return;
+    case json::value_t::number_unsigned:
+      out += std::to_string(value.get<uint64_t>());
+      return;
+    case json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, item] : value.items()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendString(out, key);
+        out.push_back(':');
+        Append(out, item);
+      }
+      out.push_back('}');
+      return;
+    }
+    case json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& item : value) {
+        if (!first) out.push_back(',');
+        first = false;
+        Append(out, item);
+      }
+      out.push_back(']');
+      return;
+    }
+    default:  // floats (nlohmann's shortest round-trip form), binary, discarded
+      out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+}
+
 }  // namespace
+
+void AppendJson(std::string& out, const json& value) {
+  if (!AllValidUtf8(value)) {
+    out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  Append(out, value);
+}
+
+std::string DumpJson(const json& value) {
+  std::string out;
+  AppendJson(out, value);
+  return out;
+}
 
 json ParseJson(std::string_view text) {
   thread_local simdjson::dom::parser parser;

@@ -57,9 +57,7 @@ uint32_t Crc32(std::string_view data) {
   return crc32_gzip_refl(0, reinterpret_cast<const unsigned char*>(data.data()), data.size());
 }
 
-std::string Dump(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string Dump(const json& value) { return DumpJson(value); }
 
 HttpResponse MakeResponse(int status, std::string body) {
   HttpResponse response;

@@ -79,3 +79,62 @@ TEST(FastJson, RandomDocumentsMatchNlohmann) {
 
 }  // namespace
 }  // namespace haneul::table
+
+namespace haneul::table {
+namespace {
+
+std::string NlohmannDump(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+TEST(FastJsonDump, ByteForByteAsNlohmann) {
+  using json = nlohmann::json;
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls.push_back(static_cast<char>(c));
+  for (const json& value : {
+           json::parse(R"({"pk":{"S":"k1"},"d":{"S":"x\"y\\z/é😀\u007f"},"n":{"N":"1.50"}})"),
+           json{{"controls", controls}, {"empty", ""}, {"list", json::array({1, -2, 3.25, 1e300,
+                                                                              true, nullptr})}},
+           json(std::string(5000, 'a') + "\n" + std::string(10, '"')),
+           json::object(), json::array(), json(18446744073709551615ull), json(-0.0), json(0.1),
+       }) {
+    EXPECT_EQ(DumpJson(value), NlohmannDump(value));
+  }
+  // Invalid UTF-8 (never from a parsed request, but possible from other paths) is replaced as
+  // nlohmann replaces it.
+  json bad = json{{"s", std::string("ok\xff\xfe")}};
+  EXPECT_EQ(DumpJson(bad), NlohmannDump(bad));
+}
+
+TEST(FastJsonDump, RandomDocumentsAsNlohmann) {
+  std::mt19937 random(11);
+  std::function<nlohmann::json(int)> make = [&](int depth) -> nlohmann::json {
+    switch (depth > 4 ? random() % 4 : random() % 6) {
+      case 0: {
+        std::string text;
+        for (unsigned i = random() % 30; i > 0; --i) text.push_back(static_cast<char>(random() % 128));
+        return text;
+      }
+      case 1: return static_cast<int64_t>(random()) - (1 << 30);
+      case 2: return static_cast<double>(random()) / 3.0;
+      case 3: return random() % 2 == 0;
+      case 4: {
+        nlohmann::json array = nlohmann::json::array();
+        for (unsigned i = random() % 5; i > 0; --i) array.push_back(make(depth + 1));
+        return array;
+      }
+      default: {
+        nlohmann::json object = nlohmann::json::object();
+        for (unsigned i = random() % 5; i > 0; --i) object["k\t" + std::to_string(random() % 10)] = make(depth + 1);
+        return object;
+      }
+    }
+  };
+  for (int i = 0; i < 500; ++i) {
+    nlohmann::json value = make(0);
+    ASSERT_EQ(DumpJson(value), NlohmannDump(value));
+  }
+}
+
+}  // namespace
+}  // namespace haneul::table
