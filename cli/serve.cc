@@ -32,6 +32,7 @@
 #include "haneul/table/table_service.h"
 #include "haneul/triggers/trigger_service.h"
 #include "haneul/objects/object_service.h"
+#include "table_wiring.h"
 
 namespace haneul::cli {
 
@@ -264,6 +265,9 @@ int Serve(int argc, char** argv) {
   if (!flags.table_clock_file.empty()) {
     table_options.now_ms = table::ClockFromFile(flags.table_clock_file);
   }
+  // ExportTableToPointInTime / ImportTable reach the object store opened below.
+  objects::ObjectService* objects_for_tables = nullptr;
+  table_options.objects = TableObjectStoreOver([&objects_for_tables] { return objects_for_tables; });
   auto table_service = table::TableService::Open(flags.data + "/tables", table_options);
   if (!table_service.ok()) {
     std::fprintf(stderr, "haneul: %s\n", table_service.status().message().c_str());
@@ -276,6 +280,7 @@ int Serve(int argc, char** argv) {
     std::fprintf(stderr, "haneul: %s\n", object_service.status().message().c_str());
     return 1;
   }
+  objects_for_tables = object_service->get();
 
   invoker::LogStore logs(**store, &loop);
   invoker::LambdaOptions options;
@@ -362,6 +367,11 @@ int Serve(int argc, char** argv) {
     if (logs_service.Handle(request, responder)) return;
     // Before Lambda, which claims every /2015-03-31/ path (event-source-mappings are ours).
     if ((*triggers)->Handle(request, responder)) return;
+    // /metrics: the invoker's page, then the table's read-cache counters.
+    if (request.method == "GET" && request.path == "/metrics") {
+      auto tables = table_service->get();
+      responder = AppendingResponder(responder, [tables] { return tables->ReadCacheMetricsText(); });
+    }
     if (lambda_service.Handle(request, responder)) return;
     // Last: S3 claims its signed requests and every unsigned path nobody else took.
     if ((*object_service)->Handle(request, responder)) return;

@@ -21,7 +21,7 @@
 #include <thread>
 #include <unordered_map>
 
-
+#include "export_import.h"
 #include "expression.h"
 #include "fast_json.h"
 #include "haneul/common/ids.h"
@@ -182,7 +182,8 @@ json ParseStored(std::string_view data) {
 struct TableService::Impl {
   TableOptions options;
   std::unique_ptr<Storage> storage;
-
+  // Export/import jobs (export_import.h): after storage, so they stop before it closes.
+  std::unique_ptr<ExportImport> export_import;
   // A GetItem answer built by splicing the stored item text (no parse and dump of the item).
   std::optional<std::string> raw_response;
 
@@ -3706,7 +3707,9 @@ MaybeError TableService::Impl::Dispatch(const std::string& operation, json& requ
                  {"TableMaxWriteCapacityUnits", 40000}};
     return std::nullopt;
   }
-
+  if (export_import && ExportImport::Handles(operation)) {
+    return export_import->Dispatch(operation, request, response);
+  }
   auto it = kOperations.find(operation);
   if (it == kOperations.end()) {
     return ApiError{"UnknownOperationException", "", 400};
@@ -3730,8 +3733,17 @@ Result<std::unique_ptr<TableService>> TableService::Open(const std::string& dire
   }
   if (group_commit) impl->syncer = std::thread([raw = impl.get()] { raw->SyncerLoop(); });
   impl->ScheduleMaintenance();
-  return std::unique_ptr<TableService>(new TableService(std::move(impl)));
-
+  Impl* raw = impl.get();
+  auto service = std::unique_ptr<TableService>(new TableService(std::move(impl)));
+  ExportImportHost host{raw->storage.get(), raw->options.loop, raw->options.region,
+                        raw->options.account, raw->options.now_ms, raw->options.objects,
+                        [service = service.get()](const std::string& operation,
+                                                  const std::string& body) {
+                          return service->Execute(operation, body);
+                        },
+                        [raw] { raw->Answer(nullptr, HttpResponse{}); }};
+  raw->export_import = std::make_unique<ExportImport>(std::move(host));
+  return service;
 }
 
 HttpResponse TableService::Execute(const std::string& operation, const std::string& body) {
@@ -3842,6 +3854,26 @@ Result<ReadCacheStats> TableService::ReadCacheStatsOf(const std::string& table_n
 
 void TableService::AddStreamListener(std::function<void(const std::string&)> listener) {
   impl_->listeners.push_back(std::move(listener));
+}
+
+std::string TableService::ReadCacheMetricsText() {
+  std::string out =
+      "# HELP haneul_table_read_cache_hits_total Eventually consistent reads answered from the "
+      "table's read cache.\n# TYPE haneul_table_read_cache_hits_total counter\n";
+  std::string misses =
+      "# HELP haneul_table_read_cache_misses_total Eventually consistent reads of a cached table "
+      "that went to storage.\n# TYPE haneul_table_read_cache_misses_total counter\n";
+  for (const auto& [name, table] : impl_->storage->tables()) {
+    auto it = impl_->cache_stats.find(table->id);
+    if (it == impl_->cache_stats.end() && impl_->CacheTtl(*table) == 0) continue;
+    ReadCacheStats stats = it == impl_->cache_stats.end() ? ReadCacheStats{} : it->second;
+    // Table names are [a-zA-Z0-9_.-]+: nothing to escape in the label.
+    out += "haneul_table_read_cache_hits_total{table=\"" + name + "\"} " +
+           std::to_string(stats.hits) + "\n";
+    misses += "haneul_table_read_cache_misses_total{table=\"" + name + "\"} " +
+              std::to_string(stats.misses) + "\n";
+  }
+  return out + misses;
 }
 
 }  // namespace haneul::table

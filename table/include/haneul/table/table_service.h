@@ -7,7 +7,9 @@
 // Durability: every write is one RocksDB WriteBatch through the write-ahead log, index
 // maintenance included; with TableOptions::sync (the default) it is fsynced before the answer.
 // Streams (dynamodbstreams, `X-Amz-Target: DynamoDBStreams_20120810.<Op>`), TTL, on-demand
-// backups and point-in-time recovery are served by the same object (docs/table.md).
+// backups and point-in-time recovery are served by the same object (docs/table.md), and so are
+// ExportTableToPointInTime / ImportTable, whose jobs run on threads of their own against
+// TableOptions::objects.
 // Thread-safety: not thread-safe; call Handle on the server's event-loop thread only.
 #pragma once
 
@@ -22,6 +24,25 @@
 #include "haneul/common/status.h"
 
 namespace haneul::table {
+
+// The object store as table exports and imports see it: whole objects by bucket and key. Every
+// callback is called on the loop thread only (the export and import threads post to it). A
+// failure's message starts with S3's error code ("NoSuchBucket: ..."), which becomes the job's
+// FailureCode.
+struct TableObjectStore {
+  struct Listed {
+    std::string key;
+    int64_t size = 0;
+  };
+  // Stores body at key; answers the object's ETag (hex MD5, unquoted).
+  std::function<Result<std::string>(const std::string& bucket, const std::string& key,
+                                    std::string body)>
+      put;
+  std::function<Result<std::string>(const std::string& bucket, const std::string& key)> get;
+  // Every object whose key starts with prefix, in key order.
+  std::function<Result<std::vector<Listed>>(const std::string& bucket, const std::string& prefix)>
+      list;
+};
 
 struct TableOptions {
   // fsync the write-ahead log before acknowledging a write (survives power loss, not only a
@@ -44,6 +65,9 @@ struct TableOptions {
   // than the last acknowledged write; it saves the storage read and the page assembly.
   int64_t read_cache_ttl_ms = 5 * 60 * 1000;
   size_t read_cache_entries = 100000;  // beyond this the cache is emptied and refilled
+  // The bucket store ExportTableToPointInTime writes to and ImportTable reads from (serve.cc
+  // wires the bundled object store). Unset: exports and imports fail (FAILED, not refused).
+  TableObjectStore objects;
 };
 
 // Hit and miss counts of one table's read cache.
@@ -112,6 +136,9 @@ class TableService {
 
   // The read cache counters of a table since it was opened; NotFound for an unknown table.
   Result<ReadCacheStats> ReadCacheStatsOf(const std::string& table_name);
+  // Prometheus text (format 0.0.4) of every table's read-cache counters
+  // (haneul_table_read_cache_hits_total / _misses_total{table=...}), for GET /metrics.
+  std::string ReadCacheMetricsText();
 
  private:
   struct Impl;
