@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# snapshot_start: cold start vs SnapStart (fork-server) time to first response for a heavy-init
-# python function, in the same run; see bench/snapshot_start.py for what is measured.
+# snapshot_start: cold start vs SnapStart (fork-server; criu for Node) time to first response for a heavy-init
+# python and a heavy-init Node function, in the same run; see bench/snapshot_start.py for what is measured.
 #   bench/snapshot_start.sh [--quick] [--build-dir DIR]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -120,7 +120,11 @@ Environment::~Environment() {
 bool Environment::Start(std::string* error_type, std::string* error_message) {
   const FunctionConfig& function = *function_;
   auto family = FamilyOf(function.runtime);
-  sandbox::Sandbox& sandbox = *context_.sandbox;
+  // SnapStart: the backend for this runtime, and its own template sandbox if it needs one (criu).
+  if (snapshotter_) snapshotter_ = snapshotter_->ForRuntime(function.runtime);
+  sandbox::Sandbox& sandbox = snapshotter_ && snapshotter_->template_sandbox()
+                                  ? *snapshotter_->template_sandbox()
+                                  : *context_.sandbox;
   const std::string task_root = sandbox.task_root(code_directory_);
   const std::string runtime_root = sandbox.runtime_root(context_.runtimes_dir);
   std::vector<std::string> argv;
@@ -266,6 +270,7 @@ bool Environment::Start(std::string* error_type, std::string* error_message) {
                           "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start"};
       copy.memory_limit_bytes = spec.memory_limit_bytes;
       copy.memory_mb = function.memory_mb;
+      copy.scratch_directory = scratch_directory_;
       worker = restore_from_->Restore(copy);
       restored_ = worker.ok();
       if (!restored_) why = worker.status().message();

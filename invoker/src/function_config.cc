@@ -593,11 +593,14 @@ bool ApplyConfigRequest(const nlohmann::json& body, bool create, FunctionConfig*
   }
 
   if (config->snap_start_apply_on == "PublishedVersions") {
-    // Lambda's SnapStart runtimes are java11+, python3.12+ and dotnet8; here only python, on
-    // the fork-server backend.
+    // Lambda's SnapStart runtimes are java11+, python3.12+ and dotnet8; here python (fork-server
+    // backend) and, as haneul's extension, nodejs18.x and later (criu backend).
     bool supported = false;
     if (!config->is_image() && config->runtime.starts_with("python3.")) {
       supported = std::atoi(config->runtime.c_str() + 8) >= 12;
+    }
+    if (!config->is_image() && config->runtime.starts_with("nodejs")) {
+      supported = std::atoi(config->runtime.c_str() + 6) >= 18;
     }
     if (!supported) {
       *error = AwsError::InvalidParameterValue(

@@ -805,7 +805,9 @@ struct LambdaService::Impl {
     };
     auto directory = CodeDirectoryOf(*config);
     if (!directory.ok()) return fail("InternalError", directory.status().message());
-    snapshot::SnapshotMetadata metadata{config->name, config->version, "fork-server", config->code_sha256,
+    // Node's runtime runs threads, which fork cannot copy: its snapshots are criu's.
+    std::string backend = config->runtime.starts_with("nodejs") ? "criu" : "fork-server";
+    snapshot::SnapshotMetadata metadata{config->name, config->version, backend, config->code_sha256,
                               config->revision, NowUnixMillis()};
     std::string path = SnapshotPath(config->name, config->version);
     invoker->TakeSnapshot(config, *directory, [state, fail, metadata, path](Status status) {
@@ -844,6 +846,8 @@ struct LambdaService::Impl {
     invoker->DropSnapshot(name + ":" + version);
     std::error_code ec;
     std::filesystem::remove(SnapshotPath(name, version), ec);
+    // The criu backend's image directory beside it.
+    std::filesystem::remove_all(options.data_directory + "/snapshots/" + name + "/" + version, ec);
   }
 
   // With --prewarm, one environment of a new function or version starts at once (its init off
@@ -1899,17 +1903,19 @@ Result<std::unique_ptr<LambdaService>> LambdaService::Create(EventLoop& loop, Kv
     // SnapStart's backend; copies get cgroups of their own where the sandbox has them.
     snapshot::SnapshotterOptions snapshot_options;
     snapshot_options.cgroups = impl->sandbox->name() == "namespace";
-    auto snapshotter = snapshot::MakeSnapshotter("fork-server", snapshot_options);
+    snapshot_options.snapshots_directory = impl->options.data_directory + "/snapshots";
+    // "auto": fork-server for python, criu for nodejs (when this host's criu passes ProbeCriu).
+    auto snapshotter = snapshot::MakeSnapshotter("auto", snapshot_options);
     if (snapshotter.ok()) {
+      // Making "auto" probed criu already; probe again only to say why it is unusable.
+      bool criu = (*snapshotter)->ForRuntime("nodejs20.x")->name() == "criu";
+      spdlog::info("SnapStart: fork-server backend for python; criu backend for nodejs {}",
+                   criu ? std::string("(criu is usable)")
+                        : "unavailable: " + snapshot::ProbeCriu().message());
       impl->invoker->SetSnapshotter(std::move(*snapshotter));
     } else {
       spdlog::warn("SnapStart unavailable: {}", snapshotter.status().message());
     }
-    // The criu backend (any runtime) is not built yet; say whether this host could run it.
-    Status criu = snapshot::ProbeCriu();
-    spdlog::info("SnapStart: fork-server backend for python; criu {}",
-                 criu.ok() ? std::string("is usable (backend not built yet)")
-                           : "unavailable: " + criu.message());
   }
   impl->AddRoutes();
   if (impl->queue.depth() > 0) {

@@ -22,6 +22,16 @@
  *
  * Exit codes, as AWS: 129 after reporting an uncaught exception (init errors included), 128
  * after an unhandled promise rejection; 1 when the Runtime API itself fails.
+ *
+ * SnapStart (haneul's criu backend, docs/snapstart.md): with HANEUL_SNAPSHOT_CHECKPOINT=R,W the
+ * runtime is a template. After init it runs the before-snapshot hooks (modules/snapshot-restore.js),
+ * announces itself with a GET /invocation/next that is never answered, closes every Runtime API
+ * connection (criu dumps no TCP connections), writes one byte on fd W and blocks reading fd R:
+ * the checkpoint is taken there. A restored copy reads its own configuration on fd R (one JSON
+ * line: the environment variables that differ, its Runtime API address among them), reseeds what
+ * the copies would otherwise share (OpenSSL through the addon named by HANEUL_SNAPSHOT_RESEED,
+ * Math.random, crypto.randomUUID's cache), asks GET /restore/next, runs the after-restore hooks
+ * and serves invocations.
  */
 
 import fs from 'node:fs';
@@ -284,6 +294,23 @@ class RuntimeApiClient {
     const response = toRapidResponse(error);
     this.post(
       `${RUNTIME_PATH}/invocation/${encodeURIComponent(id)}/error`,
+      serialize(response),
+      errorTypeHeader(response.errorType),
+      callback,
+    );
+  }
+
+  async restoreNext() {
+    const { status, body } = await this.request('GET', `${RUNTIME_PATH}/restore/next`, undefined, {});
+    if (status !== 200) {
+      throw new Error(`GET /restore/next answered HTTP ${status}: ${body.slice(0, 200)}`);
+    }
+  }
+
+  postRestoreError(error, callback) {
+    const response = toRapidResponse(error);
+    this.post(
+      `${RUNTIME_PATH}/restore/error`,
       serialize(response),
       errorTypeHeader(response.errorType),
       callback,
@@ -564,8 +591,152 @@ class Runtime {
 
 // -------------------------------------------------------------------------------------------
 
+// -------------------------------------------------------------------------------------------
+// SnapStart: see the header. The hooks' registry is shared with modules/snapshot-restore.js.
+
+const CHECKPOINT_VARIABLE = 'HANEUL_SNAPSHOT_CHECKPOINT';
+const RESEED_VARIABLE = 'HANEUL_SNAPSHOT_RESEED';
+
+function snapStartHooks() {
+  return (globalThis[Symbol.for('haneul.snapstart.hooks')] ??= {
+    beforeSnapshot: [],
+    afterRestore: [],
+  });
+}
+
+/**
+ * Makes require('snapshot-restore') resolve to this runtime's module, in every function (hooks
+ * registered by a function that is not snapshotted never run). NODE_PATH is read once, by
+ * _initPaths; the function's own environment keeps its value.
+ */
+function exposeSnapshotRestoreModule() {
+  const folder = path.join(path.dirname(new URL(import.meta.url).pathname), 'modules');
+  const original = process.env.NODE_PATH;
+  process.env.NODE_PATH = original ? `${folder}${path.delimiter}${original}` : folder;
+  require('node:module').Module._initPaths();
+  if (original === undefined) delete process.env.NODE_PATH;
+  else process.env.NODE_PATH = original;
+}
+
+/** GET /invocation/next on a connection of its own, dropped once the request is sent. */
+function announceTemplate(client) {
+  return new Promise((resolve) => {
+    const request = http.request({
+      hostname: client.hostname,
+      port: client.port,
+      method: 'GET',
+      path: `${RUNTIME_PATH}/invocation/next`,
+      agent: false,
+      headers: { 'User-Agent': USER_AGENT },
+    });
+    request.on('error', () => {});
+    request.end(() => {
+      request.destroy();
+      resolve();
+    });
+  });
+}
+
+/** Reads one line from a blocking descriptor; null at end of file without one. */
+function readLineSync(fd) {
+  const buffer = Buffer.alloc(65536);
+  let text = '';
+  for (;;) {
+    let count;
+    try {
+      count = fs.readSync(fd, buffer, 0, buffer.length, null);
+    } catch (error) {
+      if (error.code === 'EINTR' || error.code === 'EAGAIN') continue;
+      throw error;
+    }
+    if (count === 0) return text === '' ? null : text;
+    text += buffer.toString('utf8', 0, count);
+    const newline = text.indexOf('\n');
+    if (newline >= 0) return text.slice(0, newline);
+  }
+}
+
+/**
+ * What every copy would otherwise share with its siblings: V8's Math.random state (no API reseeds
+ * it, so it is replaced by one drawing from the reseeded OpenSSL) and crypto.randomUUID's cache of
+ * random bytes (bypassed; ES module imports of node:crypto follow through syncBuiltinESMExports).
+ */
+function reseedJavaScript() {
+  const webcrypto = globalThis.crypto;
+  const pool = new Uint32Array(512);
+  let at = pool.length;
+  Math.random = function random() {
+    if (at + 2 > pool.length) {
+      webcrypto.getRandomValues(pool);
+      at = 0;
+    }
+    return ((pool[at++] >>> 5) * 67108864 + (pool[at++] >>> 6)) / 9007199254740992;
+  };
+  const nodeCrypto = require('node:crypto');
+  const randomUUID = nodeCrypto.randomUUID;
+  nodeCrypto.randomUUID = function uuid(options) {
+    return randomUUID({ ...options, disableEntropyCache: true });
+  };
+  const prototype = Object.getPrototypeOf(webcrypto);
+  if (typeof prototype?.randomUUID === 'function') {
+    prototype.randomUUID = function uuid() {
+      return randomUUID({ disableEntropyCache: true });
+    };
+  }
+  require('node:module').syncBuiltinESMExports();
+}
+
+/**
+ * The template's checkpoint (its before-snapshot hooks have run) and, in a restored copy, its
+ * start: returns the copy's Runtime API client once its after-restore hooks ran.
+ */
+async function checkpointAndRestore(template, descriptors) {
+  const [resumeFd, readyFd] = descriptors.split(',').map(Number);
+  const hooks = snapStartHooks();
+  let reseed = () => false;
+  try {
+    reseed = require(process.env[RESEED_VARIABLE]).reseed;
+  } catch (error) {
+    process.stderr.write(
+      `haneul nodejs runtime: no OpenSSL reseed in copies (${error.message}); crypto random bytes may repeat across copies\n`,
+    );
+  }
+  delete process.env[RESEED_VARIABLE];
+  await announceTemplate(template);
+  template.agent.destroy();
+  fs.writeSync(readyFd, 'R');
+  fs.closeSync(readyFd);
+  // The checkpoint is taken while this read blocks; a copy resumes here.
+  const line = readLineSync(resumeFd);
+  if (line === null) process.exit(0); // the template is ended without a copy
+  fs.closeSync(resumeFd);
+
+  const config = JSON.parse(line);
+  for (const entry of config.environment ?? []) {
+    const equals = entry.indexOf('=');
+    if (equals > 0) process.env[entry.slice(0, equals)] = entry.slice(equals + 1);
+  }
+  if (!reseed()) {
+    process.stderr.write('haneul nodejs runtime: OpenSSL reseed failed in this copy\n');
+  }
+  reseedJavaScript();
+  const client = new RuntimeApiClient(process.env.AWS_LAMBDA_RUNTIME_API ?? '');
+  await client.restoreNext();
+  try {
+    for (const hook of hooks.afterRestore) await hook();
+  } catch (error) {
+    logError('Uncaught Exception', error);
+    client.postRestoreError(error, () => process.exit(129));
+    return new Promise(() => {}); // the invoker ends this copy
+  }
+  return client;
+}
+
 async function main() {
   patchConsole();
+  const checkpoint = process.env[CHECKPOINT_VARIABLE];
+  delete process.env[CHECKPOINT_VARIABLE];
+  exposeSnapshotRestoreModule();
   let client;
   try {
     client = new RuntimeApiClient(process.env.AWS_LAMBDA_RUNTIME_API ?? '');
@@ -597,6 +768,21 @@ async function main() {
     logError('Uncaught Exception', error);
     errorCallbacks.uncaughtException(error);
     return;
+  }
+  if (checkpoint) {
+    try {
+      for (const hook of snapStartHooks().beforeSnapshot) await hook();
+    } catch (error) {
+      // As an init error: the published version fails with it.
+      logError('Uncaught Exception', error);
+      errorCallbacks.uncaughtException(error);
+      return;
+    }
+    try {
+      client = await checkpointAndRestore(client, checkpoint);
+    } catch (error) {
+      fatal(error);
+    }
   }
   new Runtime(client, handler, errorCallbacks).scheduleIteration();
 }

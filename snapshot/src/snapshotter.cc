@@ -18,6 +18,9 @@
 #ifdef HANEUL_WITH_FORK_SERVER_SNAPSHOT
 #include "fork_server/fork_server.h"
 #endif
+#ifdef HANEUL_WITH_CRIU_SNAPSHOT
+#include "criu/criu.h"
+#endif
 
 namespace haneul::snapshot {
 
@@ -61,14 +64,16 @@ int RunCommand(const std::string& command, std::string* output) {
 
 }  // namespace
 
-Status ProbeCriu() {
-  std::string criu;
+std::string CriuBinary() {
+  if (const char* forced = std::getenv("HANEUL_CRIU"); forced && *forced) return forced;
   for (const char* candidate : {"/usr/local/sbin/criu", "/usr/sbin/criu", "/usr/bin/criu"}) {
-    if (access(candidate, X_OK) == 0) {
-      criu = candidate;
-      break;
-    }
+    if (access(candidate, X_OK) == 0) return candidate;
   }
+  return "";
+}
+
+Status ProbeCriu() {
+  std::string criu = CriuBinary();
   if (criu.empty()) {
     return Status::Unavailable("criu is not installed (scripts/build-criu.sh builds CRIU 4.1.1)");
   }
@@ -102,20 +107,76 @@ std::vector<std::string> SnapshotBackends() {
 #ifdef HANEUL_WITH_FORK_SERVER_SNAPSHOT
   names.push_back("fork-server");
 #endif
+#ifdef HANEUL_WITH_CRIU_SNAPSHOT
+  names.push_back("criu");
+#endif
+  names.push_back("auto");
   return names;
 }
+
+namespace {
+
+// "auto": fork-server for the runtimes it can fork, criu for Node (threads). A runtime whose
+// backend is missing gets one whose Capture fails with the reason, so its version goes Failed
+// saying why.
+class UnavailableSnapshotter : public Snapshotter {
+ public:
+  explicit UnavailableSnapshotter(std::string why) : why_(std::move(why)) {}
+  std::string name() const override { return "unavailable"; }
+  void PrepareTemplate(sandbox::WorkerSpec*) override {}
+  Result<std::unique_ptr<Template>> Capture(sandbox::Worker&, const sandbox::WorkerSpec&) override {
+    return Status::Unavailable(why_);
+  }
+
+ private:
+  std::string why_;
+};
+
+class AutoSnapshotter : public Snapshotter {
+ public:
+  AutoSnapshotter(Result<std::unique_ptr<Snapshotter>> fork, Result<std::unique_ptr<Snapshotter>> criu)
+      : fork_(Own(std::move(fork), "fork-server")), criu_(Own(std::move(criu), "criu")) {}
+
+  std::string name() const override { return "auto"; }
+  Snapshotter* ForRuntime(const std::string& runtime) override {
+    return runtime.starts_with("nodejs") ? criu_.get() : fork_.get();
+  }
+  void PrepareTemplate(sandbox::WorkerSpec* spec) override { fork_->PrepareTemplate(spec); }
+  Result<std::unique_ptr<Template>> Capture(sandbox::Worker& worker,
+                                            const sandbox::WorkerSpec& spec) override {
+    return fork_->Capture(worker, spec);
+  }
+  sandbox::Sandbox* template_sandbox() override { return fork_->template_sandbox(); }
+
+ private:
+  static std::unique_ptr<Snapshotter> Own(Result<std::unique_ptr<Snapshotter>> made,
+                                          const std::string& name) {
+    if (made.ok()) return std::move(*made);
+    return std::make_unique<UnavailableSnapshotter>("the " + name + " snapshot backend is unavailable: " +
+                                                    made.status().message());
+  }
+
+  std::unique_ptr<Snapshotter> fork_;
+  std::unique_ptr<Snapshotter> criu_;
+};
+
+}  // namespace
 
 Result<std::unique_ptr<Snapshotter>> MakeSnapshotter(const std::string& name,
                                                      const SnapshotterOptions& options) {
 #ifdef HANEUL_WITH_FORK_SERVER_SNAPSHOT
   if (name == "fork-server") return fork_server::MakeForkServerSnapshotter(options);
 #endif
-  (void)options;
+#ifdef HANEUL_WITH_CRIU_SNAPSHOT
+  if (name == "criu") return criu::MakeCriuSnapshotter(options);
+#else
   if (name == "criu") {
-    Status probe = ProbeCriu();
-    return Status::Unavailable(
-        "the criu snapshot backend is not built into this haneul (see docs/snapstart.md)" +
-        std::string(probe.ok() ? "; criu itself is usable here" : "; also: " + probe.message()));
+    return Status::Unavailable("the criu snapshot backend is not built into this haneul");
+  }
+#endif
+  if (name == "auto") {
+    return std::unique_ptr<Snapshotter>(
+        new AutoSnapshotter(MakeSnapshotter("fork-server", options), MakeSnapshotter("criu", options)));
   }
   return Status::InvalidArgument("unknown snapshot backend '" + name + "'");
 }

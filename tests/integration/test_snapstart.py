@@ -81,7 +81,7 @@ def test_snapstart_setting_is_returned(functions, lambda_client):
     assert plain["SnapStart"]["OptimizationStatus"] == "Off"
 
 
-@pytest.mark.parametrize("runtime", ["nodejs20.x", "python3.11", "provided.al2023"])
+@pytest.mark.parametrize("runtime", ["nodejs16.x", "python3.11", "provided.al2023"])  # nodejs18.x+: criu
 def test_snapstart_refuses_unsupported_runtimes(functions, runtime):
     files = {"app.py": "def handler(e, c):\n    return 1\n", "index.mjs": "export const handler = async () => 1;\n",
              "bootstrap": ("#!/bin/sh\nexit 1\n", 0o755)}

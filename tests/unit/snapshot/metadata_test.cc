@@ -81,9 +81,12 @@ TEST(SnapshotMetadata, FilesWriteAndReadBack) {
 TEST(SnapshotBackends, TableNamesForkServerAndExplainsCriu) {
   auto names = SnapshotBackends();
   EXPECT_NE(std::find(names.begin(), names.end(), "fork-server"), names.end());
+  // criu is made exactly when the host can run it; otherwise the status says why.
   auto criu = MakeSnapshotter("criu");
-  ASSERT_FALSE(criu.ok());
-  EXPECT_NE(criu.status().message().find("criu"), std::string::npos);
+  EXPECT_EQ(criu.ok(), ProbeCriu().ok());
+  if (!criu.ok()) {
+    EXPECT_NE(criu.status().message().find("criu"), std::string::npos);
+  }
   EXPECT_FALSE(MakeSnapshotter("nope").ok());
   auto fork = MakeSnapshotter("fork-server");
   ASSERT_TRUE(fork.ok());

@@ -39,7 +39,7 @@ TEST(SnapStartConfig, AcceptsPublishedVersionsOnPython312AndShowsIt) {
 }
 
 TEST(SnapStartConfig, RefusesUnsupportedRuntimesAsLambdaDoes) {
-  for (const char* runtime : {"python3.11", "nodejs20.x", "provided.al2023"}) {
+  for (const char* runtime : {"python3.11", "nodejs16.x", "provided.al2023"}) {
     FunctionConfig config;
     AwsError error;
     EXPECT_FALSE(ApplyConfigRequest(Body(runtime, {{"ApplyOn", "PublishedVersions"}}), true,

@@ -6,8 +6,9 @@
 // copies, each a sandbox::Worker the invoker drives exactly like a freshly started one (its own
 // stdout/stderr pipes, its own Runtime API listener, its own exit notification). Backends are
 // picked by name from an explicit table (MakeSnapshotter): "fork-server" (the template process
-// forks ready copies; single-threaded runtimes: our python runtime) and "criu" (not built yet:
-// MakeSnapshotter says so).
+// forks ready copies; single-threaded runtimes: our python runtime), "criu" (CRIU checkpoints the
+// initialised runtime and restores copies from the image; any runtime, used for Node) and "auto"
+// (both: ForRuntime picks criu for nodejs*, fork-server for the rest).
 //
 // Also here: the on-disk metadata of a snapshot (one small file per published version, with a
 // magic, a format version and a checksum; loading refuses truncated, corrupt or foreign files).
@@ -35,6 +36,8 @@ struct CopySpec {
   std::vector<std::string> environment;  // "NAME=value" set in the copy (log stream, ...)
   uint64_t memory_limit_bytes = 0;       // the copy's own memory limit (where cgroups exist)
   int memory_mb = 128;
+  // The environment's own folder (criu: the copy's TMPDIR and HOME); empty: the template's.
+  std::string scratch_directory;
   // How long the copy may take to announce itself before Restore gives up.
   std::chrono::milliseconds timeout{3000};
 };
@@ -61,6 +64,9 @@ struct SnapshotterOptions {
   bool cgroups = false;
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string cgroup_subtree = "haneul";
+  // Where backends that write images keep them: <snapshots_directory>/<function>/<version>/<backend>/
+  // (criu). Empty: the template's scratch folder (gone with it).
+  std::string snapshots_directory;
 };
 
 class Snapshotter {
@@ -79,14 +85,29 @@ class Snapshotter {
   // owned by the caller: the template is only usable while it lives.
   virtual Result<std::unique_ptr<Template>> Capture(sandbox::Worker& worker,
                                                     const sandbox::WorkerSpec& spec) = 0;
+  // The sandbox that must start this backend's templates, when the invoker's cannot give the
+  // process the shape the backend needs (criu: PID 1 of a pid namespace of its own, in the host's
+  // mounts); null: the invoker's sandbox starts them.
+  virtual sandbox::Sandbox* template_sandbox() { return nullptr; }
+  // The backend that snapshots functions of runtime (a name as in CreateFunction): this one,
+  // except for "auto", which picks per runtime. Owned by this Snapshotter.
+  virtual Snapshotter* ForRuntime(const std::string& runtime) {
+    (void)runtime;
+    return this;
+  }
 };
+
+// The criu program: $HANEUL_CRIU when set (tests put a failing wrapper there), else the first of
+// /usr/local/sbin/criu, /usr/sbin/criu, /usr/bin/criu that exists ("" when none does).
+std::string CriuBinary();
 
 // Whether the criu backend could run on this host: a `criu` (PATH, or /usr/local/sbin) of version
 // 4.1 or later whose `criu check` passes. Unavailable says what is missing. Runs criu: call once
 // at start-up, not on a request path.
 Status ProbeCriu();
 
-// The backends built into this binary, by name.
+// The backends built into this binary, by name. "auto" makes fork-server plus criu when ProbeCriu
+// passes (else nodejs functions fail their snapshot with criu's reason).
 std::vector<std::string> SnapshotBackends();
 Result<std::unique_ptr<Snapshotter>> MakeSnapshotter(const std::string& name,
                                                      const SnapshotterOptions& options = {});
@@ -98,7 +119,7 @@ Result<std::unique_ptr<Snapshotter>> MakeSnapshotter(const std::string& name,
 struct SnapshotMetadata {
   std::string function;     // function name
   std::string version;      // published version
-  std::string backend;      // "fork-server"
+  std::string backend;      // "fork-server" or "criu"
   std::string code_sha256;  // of the code the snapshot was initialised from
   uint64_t revision = 0;    // the version's configuration revision
   int64_t created_unix_ms = 0;
