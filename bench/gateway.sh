@@ -7,6 +7,8 @@
 # wrk (bench/invoke.lua: POST {}) at 1 and 64 connections against
 #   - gateway: a quick-created HTTP API ($default route, $default stage) in front of the python
 #     no-op (bench/functions/python_noop), POST http://127.0.0.1:PORT/_api/{apiId}/bench;
+#   - mock:    a MOCK route of the same API (POST /mock, answered by the gateway itself): the
+#     gateway's own cost per request, to compare with echo;
 #   - invoke:  the Lambda Invoke API of the same function (POST /2015-03-31/functions/.../invocations);
 #   - nginx:   nginx-light as a reverse proxy in front of bench_echo_server (a gateway peer);
 #   - echo:    bench_echo_server alone (the floor of any HTTP hop).
@@ -125,7 +127,18 @@ api_id=$(curl -sS -H 'Content-Type: application/json' \
   "$base/v2/apis" | "$python" -c 'import json, sys; print(json.load(sys.stdin)["apiId"])')
 gateway_url="$base/_api/$api_id/bench"
 invoke_url="$base/2015-03-31/functions/noop/invocations"
-for url in "$gateway_url" "$invoke_url"; do
+# A MOCK integration answering {} with 200: the data plane without any invoke.
+mock_integration=$(curl -sS -H 'Content-Type: application/json' \
+  -d '{"integrationType":"MOCK","requestTemplates":{"application/json":"{\"statusCode\": 200}"}}' \
+  "$base/v2/apis/$api_id/integrations" | "$python" -c 'import json, sys; print(json.load(sys.stdin)["integrationId"])')
+curl -sSf -o /dev/null -H 'Content-Type: application/json' \
+  -d '{"integrationResponseKey":"$default","responseTemplates":{"application/json":"{}"}}' \
+  "$base/v2/apis/$api_id/integrations/$mock_integration/integrationresponses" || die "CreateIntegrationResponse failed"
+curl -sSf -o /dev/null -H 'Content-Type: application/json' \
+  -d "{\"routeKey\":\"POST /mock\",\"target\":\"integrations/$mock_integration\"}" \
+  "$base/v2/apis/$api_id/routes" || die "CreateRoute failed"
+mock_url="$base/_api/$api_id/mock"
+for url in "$gateway_url" "$invoke_url" "$mock_url"; do
   status=$(curl -sS -o "$work/out" -w '%{http_code}' -X POST -d '{}' "$url")
   [ "$status" = 200 ] || die "$url answered $status: $(head -c 300 "$work/out")"
 done
@@ -135,18 +148,20 @@ measure echo "http://127.0.0.1:$echo_port/"
 [ -z "$nginx_skip" ] && measure nginx "http://127.0.0.1:$nginx_port/"
 measure invoke "$invoke_url"
 measure gateway "$gateway_url"
+measure mock "$mock_url"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 delta() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%+.0f", a - b }'; }
 echo
 echo "gateway bench ($duration s per wrk run; python no-op, MemorySize 128)"
 printf '%-10s %12s %12s %14s\n' "target" "p50 us (c1)" "p99 us (c1)" "req/s (c64)"
-for label in echo nginx invoke gateway; do
+for label in echo nginx invoke gateway mock; do
   [ -n "${p50[$label]:-}" ] || { printf '%-10s %s\n' "$label" "skipped: $nginx_skip"; continue; }
   printf '%-10s %12s %12s %14s\n' "$label" "${p50[$label]}" "${p99[$label]}" "${rps[$label]}"
 done
 echo
 echo "gateway over invoke: p50 $(delta "${p50[gateway]}" "${p50[invoke]}") us (target <= +50), throughput $(ratio "${rps[gateway]}" "${rps[invoke]}")x (target >= 0.8)"
+echo "mock over echo:      p50 $(delta "${p50[mock]}" "${p50[echo]}") us, throughput $(ratio "${rps[mock]}" "${rps[echo]}")x (the gateway's own cost)"
 if [ -z "$nginx_skip" ]; then
   echo "nginx over echo:     p50 $(delta "${p50[nginx]}" "${p50[echo]}") us, throughput $(ratio "${rps[nginx]}" "${rps[echo]}")x"
 fi

@@ -13,6 +13,8 @@ debs=(build-essential cmake ninja-build pkg-config
       libsimdjson-dev libisal-dev
       awscli python3-boto3 python3-pytest python3 zip unzip wrk curl busybox-static chromium
       python3-pil
+      # The gateway's OpenAPI import/export in YAML.
+      libyaml-cpp-dev
       # SnapStart's CRIU 4.1.1 (scripts/build-criu.sh) builds from source with these.
       libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libnl-3-dev libnet1-dev libcap-dev
       libbsd-dev libnftables-dev uuid-dev libgnutls28-dev python3-protobuf)

@@ -1,5 +1,8 @@
-// Lambda REQUEST and JWT authorizers (see authorizer.h).
+// Lambda REQUEST, TOKEN and JWT authorizers (see authorizer.h).
 #include "authorizer.h"
+
+#include <exception>
+#include <regex>
 
 #include <spdlog/spdlog.h>
 
@@ -225,6 +228,28 @@ std::optional<std::string> ResolveIdentitySource(const std::string& source, cons
   return value;
 }
 
+bool ValidIdentityValidationExpression(const std::string& expression) {
+  try {
+    (void)std::regex(expression, std::regex::ECMAScript);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+bool TokenMatches(const std::string& expression, const std::string& token) {
+  if (expression.empty()) return true;
+  // libstdc++'s std::regex recurses once per character and overflows the stack on inputs of
+  // ~20 kB (headers may be 64 kB), so longer tokens are refused without running it.
+  constexpr size_t kMaxValidatedToken = 4096;
+  if (token.size() > kMaxValidatedToken) return false;
+  try {
+    return std::regex_match(token, std::regex(expression, std::regex::ECMAScript));
+  } catch (const std::exception&) {
+    return false;  // an expression std::regex cannot run refuses rather than lets through
+  }
+}
+
 bool PolicyAllows(const json& policy, const std::string& resource) {
   if (!policy.is_object() || !policy.contains("Statement")) return false;
   json statements = policy["Statement"];
@@ -251,13 +276,21 @@ void Authorize(const AuthorizeContext& context, const json& authorizer, const js
   if (type == "JWT") {
     return AuthorizeJwt(context, authorizer, route, integration_version, info, std::move(done));
   }
-  if (type != "REQUEST") return done(Refuse(500, "Internal Server Error"));
+  if (type != "REQUEST" && type != "TOKEN") return done(Refuse(500, "Internal Server Error"));
+  bool token_type = type == "TOKEN";
   // Every identity source must be present and non-empty, or the authorizer is not called.
   std::vector<std::string> identity;
   for (const auto& source : authorizer.value("identitySource", json::array())) {
     auto value = ResolveIdentitySource(source.get<std::string>(), *info);
     if (!value) return done(Refuse(401, "Unauthorized"));
     identity.push_back(*value);
+  }
+  if (token_type) {
+    // REST's TOKEN semantics: one header; a token that fails IdentityValidationExpression is
+    // refused without calling the function (and without caching anything).
+    if (identity.size() != 1) return done(Refuse(401, "Unauthorized"));
+    std::string expression = authorizer.value("identityValidationExpression", "");
+    if (!TokenMatches(expression, identity[0])) return done(Refuse(401, "Unauthorized"));
   }
   int ttl = authorizer.value("authorizerResultTtlInSeconds", 0);
   std::string cache_key;
@@ -278,7 +311,9 @@ void Authorize(const AuthorizeContext& context, const json& authorizer, const js
                                       ? info->raw_path.substr(info->stage.size() + 1)
                                       : info->raw_path);
   json event;
-  if (version == "1.0") {
+  if (token_type) {
+    event = {{"type", "TOKEN"}, {"authorizationToken", identity[0]}, {"methodArn", arn}};
+  } else if (version == "1.0") {
     event = BuildEventV1(*info);
     event["type"] = "REQUEST";
     event["methodArn"] = arn;
@@ -292,8 +327,10 @@ void Authorize(const AuthorizeContext& context, const json& authorizer, const js
     event["identitySource"] = identity;
     event["requestContext"].erase("authorizer");
   }
-  event.erase("body");
-  event.erase("isBase64Encoded");
+  if (!token_type) {
+    event.erase("body");
+    event.erase("isBase64Encoded");
+  }
   std::string function = authorizer.value("authorizerUri", "");
   static const std::string kFunctions = "/functions/";
   static const std::string kInvocations = "/invocations";
@@ -304,8 +341,15 @@ void Authorize(const AuthorizeContext& context, const json& authorizer, const js
   AuthorizerCache* cache = &context.cache;
   context.lambda.Invoke(
       function, event.dump(),
-      [done = std::move(done), info, simple, arn, ttl, cache_key, cache,
+      [done = std::move(done), info, simple, arn, ttl, cache_key, cache, token_type,
        integration_version](HttpResponse answer) {
+        if (token_type && answer.status == 200 && answer.headers.Has("X-Amz-Function-Error")) {
+          // REST: an authorizer that fails with the message "Unauthorized" means 401.
+          json error = json::parse(answer.body, nullptr, false);
+          if (error.is_object() && error.value("errorMessage", json()) == "Unauthorized") {
+            return done(Refuse(401, "Unauthorized"));
+          }
+        }
         if (answer.status != 200 || answer.headers.Has("X-Amz-Function-Error")) {
           spdlog::warn("gateway: authorizer failed ({}): {}", answer.status, answer.body);
           return done(Refuse(500, "Internal Server Error"));

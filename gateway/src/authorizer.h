@@ -1,6 +1,9 @@
 // Lambda REQUEST authorizers and JWT authorizers of HTTP APIs: identity-source checks, the
 // authorizer event (payload 1.0 / 2.0), the simple ({isAuthorized, context}) and IAM-policy
 // answers, and the result cache keyed by the identity-source values with the authorizer's TTL.
+// Also TOKEN authorizers (haneul's extension on HTTP APIs, REST's semantics): one header,
+// IdentityValidationExpression checked before invoking, event {type: TOKEN, authorizationToken,
+// methodArn}, an IAM-policy answer, cached by token.
 // Loop thread only (the cache has no lock).
 #pragma once
 
@@ -61,6 +64,11 @@ struct AuthorizeContext {
 // Resolves "$request.header.X", "$request.querystring.X", "$stageVariables.X" and a few
 // "$context.X" against the request; nullopt when absent or empty.
 std::optional<std::string> ResolveIdentitySource(const std::string& source, const RequestInfo& info);
+
+// True when `expression` compiles as an IdentityValidationExpression (ECMAScript regex).
+bool ValidIdentityValidationExpression(const std::string& expression);
+// True when the token matches the whole expression (an empty expression matches everything).
+bool TokenMatches(const std::string& expression, const std::string& token);
 
 // True when an IAM policy document allows `resource` (an Allow matches and no Deny does).
 bool PolicyAllows(const nlohmann::json& policy, const std::string& resource);

@@ -2,9 +2,10 @@
 // serves routes (see gateway_service.h).
 //
 // Storage: one KvStore value per API under "gateway/apis/{apiId}", a JSON document holding the
-// API and all of its routes, integrations, stages, deployments and authorizers in their wire
-// shape (so Get* answers are the stored objects). Writes are synchronous (fsynced) because
-// management calls are rare and users expect an acknowledged change to survive.
+// API and all of its routes, integrations (and MOCK integrations' integration responses),
+// stages, deployments and authorizers in their wire shape (so Get* answers are the stored
+// objects). Writes are synchronous (fsynced) because management calls are rare and users expect
+// an acknowledged change to survive.
 //
 // Deployments are snapshots of the routes, integrations and authorizers; a stage serves the
 // snapshot of its deployment, compiled once into a RouteTable and cached. A stage with
@@ -26,7 +27,10 @@
 #include "authorizer.h"
 #include "access_log.h"
 #include "events.h"
+#include "mock.h"
 #include "openapi.h"
+#include "parameter_mapping.h"
+#include "yaml_json.h"
 #include "haneul/common/http_client.h"
 #include "haneul/common/ids.h"
 #include "routes.h"
@@ -207,6 +211,8 @@ struct ApiRecord {
   std::map<std::string, json> stages;
   std::map<std::string, json> deployments;  // each with "_snapshot"
   std::map<std::string, json> authorizers;
+  // MOCK integrations' integration responses: integrationId → integrationResponseId → object.
+  std::map<std::string, std::map<std::string, json>> integration_responses;
 };
 
 json ToMapJson(const std::map<std::string, json>& items) {
@@ -229,6 +235,7 @@ struct Compiled {
   std::vector<json> routes;  // parallel to the table's keys
   std::map<std::string, json> integrations;
   std::map<std::string, json> authorizers;
+  std::map<std::string, json> integration_responses;  // integrationId → array of responses
 };
 
 // One data-plane request in flight: answered once, by the integration or by the timeout.
@@ -281,6 +288,9 @@ struct GatewayService::Impl {
       record.stages = FromMapJson(doc["stages"]);
       record.deployments = FromMapJson(doc["deployments"]);
       record.authorizers = FromMapJson(doc["authorizers"]);
+      for (const auto& [integration, responses] : FromMapJson(doc["integrationResponses"])) {
+        record.integration_responses[integration] = FromMapJson(responses);
+      }
       std::string id = record.api.value("apiId", "");
       if (!id.empty()) apis[id] = std::move(record);
       return true;
@@ -296,7 +306,8 @@ struct GatewayService::Impl {
                 {"integrations", ToMapJson(record.integrations)},
                 {"stages", ToMapJson(record.stages)},
                 {"deployments", ToMapJson(record.deployments)},
-                {"authorizers", ToMapJson(record.authorizers)}};
+                {"authorizers", ToMapJson(record.authorizers)},
+                {"integrationResponses", IntegrationResponsesJson(record)}};
     return store.Put(std::string(kKeyPrefix) + api_id, doc.dump(), true);
   }
 
@@ -314,10 +325,19 @@ struct GatewayService::Impl {
   // ------------------------------------------------------------------------------------------
   // Deployments.
 
+  static json IntegrationResponsesJson(const ApiRecord& record) {
+    json out = json::object();
+    for (const auto& [integration, responses] : record.integration_responses) {
+      if (!responses.empty()) out[integration] = ToMapJson(responses);
+    }
+    return out;
+  }
+
   json Snapshot(const ApiRecord& record) {
     return {{"routes", ToMapJson(record.routes)},
             {"integrations", ToMapJson(record.integrations)},
-            {"authorizers", ToMapJson(record.authorizers)}};
+            {"authorizers", ToMapJson(record.authorizers)},
+            {"integrationResponses", IntegrationResponsesJson(record)}};
   }
 
   std::string Deploy(ApiRecord& record, const std::string& description, bool auto_deployed) {
@@ -375,6 +395,13 @@ struct GatewayService::Impl {
     made->routes = std::move(routes);
     if (snapshot.contains("integrations")) made->integrations = FromMapJson(snapshot["integrations"]);
     if (snapshot.contains("authorizers")) made->authorizers = FromMapJson(snapshot["authorizers"]);
+    if (snapshot.contains("integrationResponses")) {
+      for (const auto& [integration, responses] : FromMapJson(snapshot["integrationResponses"])) {
+        json list = json::array();
+        for (const auto& response : responses) list.push_back(response);
+        made->integration_responses[integration] = std::move(list);
+      }
+    }
     compiled[key] = made;
     return made;
   }
@@ -447,9 +474,10 @@ struct GatewayService::Impl {
 
   Status ValidateIntegration(json& integration, bool creating) {
     std::string type = integration.value("integrationType", "");
+    if (type == "MOCK") return ValidateMockIntegration(integration, creating);
     if (type != "AWS_PROXY" && type != "HTTP_PROXY") {
       return Status::InvalidArgument("Unsupported integration type " + type +
-                                     " for HTTP APIs (use AWS_PROXY or HTTP_PROXY)");
+                                     " for HTTP APIs (use AWS_PROXY, HTTP_PROXY or MOCK)");
     }
     if (!integration.contains("integrationUri") || !integration["integrationUri"].is_string() ||
         integration["integrationUri"].get<std::string>().empty()) {
@@ -484,7 +512,80 @@ struct GatewayService::Impl {
         return Status::InvalidArgument("IntegrationMethod is required for HTTP_PROXY integrations");
       }
     }
+    if (integration.contains("requestParameters") && !integration["requestParameters"].is_null() &&
+        !integration["requestParameters"].empty()) {
+      if (type != "HTTP_PROXY") {
+        // API Gateway maps requests for HTTP and AWS service integrations; haneul for HTTP_PROXY.
+        return Status::InvalidArgument("haneul applies RequestParameters to HTTP_PROXY integrations only");
+      }
+      HANEUL_RETURN_IF_ERROR(ValidateRequestParameters(integration["requestParameters"]));
+    }
+    if (integration.contains("responseParameters") && !integration["responseParameters"].is_null()) {
+      HANEUL_RETURN_IF_ERROR(ValidateResponseParameters(integration["responseParameters"]));
+    }
     if (!integration.contains("connectionType")) integration["connectionType"] = "INTERNET";
+    return Status::Ok();
+  }
+
+  // MOCK on an HTTP API (haneul's extension, REST's semantics; see mock.h): no URI, no payload
+  // format; RequestTemplates by content type.
+  static Status ValidateMockIntegration(json& integration, bool creating) {
+    if (integration.contains("requestTemplates") && !integration["requestTemplates"].is_null() &&
+        !IsStringMap(integration["requestTemplates"])) {
+      return Status::InvalidArgument("Invalid requestTemplates: a map of content type to template");
+    }
+    if (integration.contains("integrationUri") && !integration["integrationUri"].is_null() &&
+        !integration["integrationUri"].is_string()) {
+      return Status::InvalidArgument("Invalid integrationUri");
+    }
+    if (integration.contains("templateSelectionExpression") &&
+        !integration["templateSelectionExpression"].is_string()) {
+      return Status::InvalidArgument("Invalid templateSelectionExpression");
+    }
+    if (integration.contains("passthroughBehavior")) {
+      std::string behavior = integration.value("passthroughBehavior", "");
+      if (behavior != "WHEN_NO_MATCH" && behavior != "NEVER" && behavior != "WHEN_NO_TEMPLATES") {
+        return Status::InvalidArgument("Invalid passthroughBehavior " + behavior);
+      }
+    }
+    if (integration.contains("timeoutInMillis")) {
+      const json& timeout = integration["timeoutInMillis"];
+      if (!timeout.is_number_integer() || timeout.get<int>() < 50 || timeout.get<int>() > 30000) {
+        return Status::InvalidArgument("Timeout must be between 50 ms and 30000 ms");
+      }
+    } else if (creating) {
+      integration["timeoutInMillis"] = kDefaultTimeoutMs;
+    }
+    if (creating && !integration.contains("passthroughBehavior")) {
+      integration["passthroughBehavior"] = "WHEN_NO_MATCH";
+    }
+    if (!integration.contains("connectionType")) integration["connectionType"] = "INTERNET";
+    return Status::Ok();
+  }
+
+  static Status ValidateIntegrationResponse(const json& response) {
+    if (!response.contains("integrationResponseKey") || !response["integrationResponseKey"].is_string()) {
+      return Status::InvalidArgument("IntegrationResponseKey is required");
+    }
+    if (!ValidIntegrationResponseKey(response["integrationResponseKey"].get<std::string>())) {
+      return Status::InvalidArgument("Invalid IntegrationResponseKey " +
+                                     response["integrationResponseKey"].get<std::string>() +
+                                     ": $default or /regex/");
+    }
+    if (response.contains("responseTemplates") && !response["responseTemplates"].is_null() &&
+        !IsStringMap(response["responseTemplates"])) {
+      return Status::InvalidArgument("Invalid responseTemplates: a map of content type to template");
+    }
+    if (response.contains("responseParameters") && !response["responseParameters"].is_null() &&
+        !IsStringMap(response["responseParameters"])) {
+      return Status::InvalidArgument("Invalid responseParameters: a map of strings");
+    }
+    if (response.contains("contentHandlingStrategy")) {
+      std::string strategy = response.value("contentHandlingStrategy", "");
+      if (strategy != "CONVERT_TO_BINARY" && strategy != "CONVERT_TO_TEXT") {
+        return Status::InvalidArgument("Invalid contentHandlingStrategy " + strategy);
+      }
+    }
     return Status::Ok();
   }
 
@@ -519,7 +620,7 @@ struct GatewayService::Impl {
         return Status::InvalidArgument("Invalid authorizer id " + authorizer);
       }
       std::string kind = it->second.value("authorizerType", "");
-      if ((type == "CUSTOM") != (kind == "REQUEST")) {
+      if ((type == "CUSTOM") != (kind == "REQUEST" || kind == "TOKEN")) {
         return Status::InvalidArgument("Authorization type " + type +
                                        " does not match the authorizer's type " + kind);
       }
@@ -544,10 +645,10 @@ struct GatewayService::Impl {
     using Resp = std::shared_ptr<Responder>;
     router.Add("POST", "/v2/apis", [this](HttpRequest& r, const Params&, Resp p) { CreateApi(r, p); });
     router.Add("PUT", "/v2/apis", [this](HttpRequest& r, const Params&, Resp p) { ImportApi(r, p, ""); });
-    router.Add("GET", "/v2/apis", [this](HttpRequest&, const Params&, Resp p) {
-      json items = json::array();
-      for (const auto& [id, record] : apis) items.push_back(record.api);
-      p->Respond(HttpResponse::Json(200, json{{"items", items}}.dump()));
+    router.Add("GET", "/v2/apis", [this](HttpRequest& r, const Params&, Resp p) {
+      std::vector<std::pair<std::string, const json*>> items;
+      for (const auto& [id, record] : apis) items.emplace_back(id, &record.api);
+      ListPage(items, r, p, [](const json& api) { return api; });
     });
     router.Add("GET", "/v2/apis/{apiId}", [this](HttpRequest&, const Params& a, Resp p) {
       if (ApiRecord* record = FindApi(a.at("apiId"), p)) {
@@ -594,8 +695,8 @@ struct GatewayService::Impl {
       AutoDeploy(*record);
       SaveAndRespond(a.at("apiId"), p, 201, route);
     });
-    router.Add("GET", "/v2/apis/{apiId}/routes", [this](HttpRequest&, const Params& a, Resp p) {
-      if (ApiRecord* record = FindApi(a.at("apiId"), p)) ListItems(record->routes, p);
+    router.Add("GET", "/v2/apis/{apiId}/routes", [this](HttpRequest& r, const Params& a, Resp p) {
+      if (ApiRecord* record = FindApi(a.at("apiId"), p)) ListItems(record->routes, r, p);
     });
     router.Add("GET", "/v2/apis/{apiId}/routes/{routeId}", [this](HttpRequest&, const Params& a, Resp p) {
       GetChild(a, "routes", "routeId", "Route", p);
@@ -637,8 +738,8 @@ struct GatewayService::Impl {
       AutoDeploy(*record);
       SaveAndRespond(a.at("apiId"), p, 201, integration);
     });
-    router.Add("GET", "/v2/apis/{apiId}/integrations", [this](HttpRequest&, const Params& a, Resp p) {
-      if (ApiRecord* record = FindApi(a.at("apiId"), p)) ListItems(record->integrations, p);
+    router.Add("GET", "/v2/apis/{apiId}/integrations", [this](HttpRequest& r, const Params& a, Resp p) {
+      if (ApiRecord* record = FindApi(a.at("apiId"), p)) ListItems(record->integrations, r, p);
     });
     router.Add("GET", "/v2/apis/{apiId}/integrations/{integrationId}", [this](HttpRequest&, const Params& a, Resp p) {
       GetChild(a, "integrations", "integrationId", "Integration", p);
@@ -670,8 +771,12 @@ struct GatewayService::Impl {
                                      ": route " + id + " uses it"));
         }
       }
+      if (record->integrations.count(a.at("integrationId"))) {
+        record->integration_responses.erase(a.at("integrationId"));
+      }
       DeleteChild(a, "integrations", "integrationId", "Integration", p);
     });
+    AddIntegrationResponseRoutes();
 
     // Stages.
     router.Add("POST", "/v2/apis/{apiId}/stages", [this](HttpRequest& r, const Params& a, Resp p) {
@@ -699,8 +804,8 @@ struct GatewayService::Impl {
       if (stage["autoDeploy"].get<bool>()) AutoDeploy(*record);
       SaveAndRespond(a.at("apiId"), p, 201, record->stages[name]);
     });
-    router.Add("GET", "/v2/apis/{apiId}/stages", [this](HttpRequest&, const Params& a, Resp p) {
-      if (ApiRecord* record = FindApi(a.at("apiId"), p)) ListItems(record->stages, p);
+    router.Add("GET", "/v2/apis/{apiId}/stages", [this](HttpRequest& r, const Params& a, Resp p) {
+      if (ApiRecord* record = FindApi(a.at("apiId"), p)) ListItems(record->stages, r, p);
     });
     router.Add("GET", "/v2/apis/{apiId}/stages/{stageName}", [this](HttpRequest&, const Params& a, Resp p) {
       GetChild(a, "stages", "stageName", "Stage", p);
@@ -750,12 +855,12 @@ struct GatewayService::Impl {
       }
       SaveAndRespond(a.at("apiId"), p, 201, PublicDeployment(record->deployments[id]));
     });
-    router.Add("GET", "/v2/apis/{apiId}/deployments", [this](HttpRequest&, const Params& a, Resp p) {
+    router.Add("GET", "/v2/apis/{apiId}/deployments", [this](HttpRequest& r, const Params& a, Resp p) {
       ApiRecord* record = FindApi(a.at("apiId"), p);
       if (!record) return;
-      json items = json::array();
-      for (const auto& [id, deployment] : record->deployments) items.push_back(PublicDeployment(deployment));
-      p->Respond(HttpResponse::Json(200, json{{"items", items}}.dump()));
+      std::vector<std::pair<std::string, const json*>> items;
+      for (const auto& [id, deployment] : record->deployments) items.emplace_back(id, &deployment);
+      ListPage(items, r, p, [](const json& deployment) { return PublicDeployment(deployment); });
     });
     router.Add("GET", "/v2/apis/{apiId}/deployments/{deploymentId}", [this](HttpRequest&, const Params& a, Resp p) {
       ApiRecord* record = FindApi(a.at("apiId"), p);
@@ -792,8 +897,8 @@ struct GatewayService::Impl {
       AutoDeploy(*record);
       SaveAndRespond(a.at("apiId"), p, 201, authorizer);
     });
-    router.Add("GET", "/v2/apis/{apiId}/authorizers", [this](HttpRequest&, const Params& a, Resp p) {
-      if (ApiRecord* record = FindApi(a.at("apiId"), p)) ListItems(record->authorizers, p);
+    router.Add("GET", "/v2/apis/{apiId}/authorizers", [this](HttpRequest& r, const Params& a, Resp p) {
+      if (ApiRecord* record = FindApi(a.at("apiId"), p)) ListItems(record->authorizers, r, p);
     });
     router.Add("GET", "/v2/apis/{apiId}/authorizers/{authorizerId}", [this](HttpRequest&, const Params& a, Resp p) {
       GetChild(a, "authorizers", "authorizerId", "Authorizer", p);
@@ -826,6 +931,106 @@ struct GatewayService::Impl {
         }
       }
       DeleteChild(a, "authorizers", "authorizerId", "Authorizer", p);
+    });
+  }
+
+  // Integration responses (CreateIntegrationResponse ...): for MOCK integrations, where the
+  // mock's status selects one (see mock.h).
+  void AddIntegrationResponseRoutes() {
+    using Params = Router::Params;
+    using Resp = std::shared_ptr<Responder>;
+    static const std::string kBase = "/v2/apis/{apiId}/integrations/{integrationId}/integrationresponses";
+    // The integration, or nullptr after answering 404.
+    auto find = [this](const Params& a, const Resp& p) -> ApiRecord* {
+      ApiRecord* record = FindApi(a.at("apiId"), p);
+      if (!record) return nullptr;
+      if (!record->integrations.count(a.at("integrationId"))) {
+        p->Respond(NotFound("Invalid Integration identifier specified " + a.at("integrationId")));
+        return nullptr;
+      }
+      return record;
+    };
+    router.Add("POST", kBase, [this, find](HttpRequest& r, const Params& a, Resp p) {
+      ApiRecord* record = find(a, p);
+      if (!record) return;
+      const json& integration = record->integrations[a.at("integrationId")];
+      if (integration.value("integrationType", "") != "MOCK") {
+        return p->Respond(BadRequest("Integration responses are supported for MOCK integrations only"));
+      }
+      auto body = ParseBody(r);
+      if (!body.ok()) return p->Respond(BadRequest(body.status().message()));
+      json response = *body;
+      response.erase("apiId");
+      response.erase("integrationId");
+      Status valid = ValidateIntegrationResponse(response);
+      if (!valid.ok()) return p->Respond(FromStatus(valid));
+      auto& responses = record->integration_responses[a.at("integrationId")];
+      for (const auto& [id, other] : responses) {
+        if (other.value("integrationResponseKey", "") == response["integrationResponseKey"]) {
+          return p->Respond(Conflict("An integration response with key " +
+                                     response["integrationResponseKey"].get<std::string>() +
+                                     " already exists for this integration"));
+        }
+      }
+      std::string id = NewId(6);
+      response["integrationResponseId"] = id;
+      responses[id] = response;
+      AutoDeploy(*record);
+      SaveAndRespond(a.at("apiId"), p, 201, response);
+    });
+    router.Add("GET", kBase, [this, find](HttpRequest& r, const Params& a, Resp p) {
+      if (ApiRecord* record = find(a, p)) {
+        ListItems(record->integration_responses[a.at("integrationId")], r, p);
+      }
+    });
+    router.Add("GET", kBase + "/{integrationResponseId}", [find](HttpRequest&, const Params& a, Resp p) {
+      ApiRecord* record = find(a, p);
+      if (!record) return;
+      auto& responses = record->integration_responses[a.at("integrationId")];
+      auto it = responses.find(a.at("integrationResponseId"));
+      if (it == responses.end()) {
+        return p->Respond(NotFound("Invalid IntegrationResponse identifier specified " + a.at("integrationResponseId")));
+      }
+      p->Respond(HttpResponse::Json(200, it->second.dump()));
+    });
+    router.Add("PATCH", kBase + "/{integrationResponseId}", [this, find](HttpRequest& r, const Params& a, Resp p) {
+      ApiRecord* record = find(a, p);
+      if (!record) return;
+      auto& responses = record->integration_responses[a.at("integrationId")];
+      auto it = responses.find(a.at("integrationResponseId"));
+      if (it == responses.end()) {
+        return p->Respond(NotFound("Invalid IntegrationResponse identifier specified " + a.at("integrationResponseId")));
+      }
+      auto body = ParseBody(r);
+      if (!body.ok()) return p->Respond(BadRequest(body.status().message()));
+      json response = it->second;
+      for (auto field = body->begin(); field != body->end(); ++field) {
+        if (field.key() != "apiId" && field.key() != "integrationId" && field.key() != "integrationResponseId") {
+          response[field.key()] = field.value();
+        }
+      }
+      Status valid = ValidateIntegrationResponse(response);
+      if (!valid.ok()) return p->Respond(FromStatus(valid));
+      for (const auto& [id, other] : responses) {
+        if (id != it->first && other.value("integrationResponseKey", "") == response["integrationResponseKey"]) {
+          return p->Respond(Conflict("An integration response with that key already exists"));
+        }
+      }
+      it->second = response;
+      AutoDeploy(*record);
+      SaveAndRespond(a.at("apiId"), p, 200, response);
+    });
+    router.Add("DELETE", kBase + "/{integrationResponseId}", [this, find](HttpRequest&, const Params& a, Resp p) {
+      ApiRecord* record = find(a, p);
+      if (!record) return;
+      auto& responses = record->integration_responses[a.at("integrationId")];
+      if (!responses.erase(a.at("integrationResponseId"))) {
+        return p->Respond(NotFound("Invalid IntegrationResponse identifier specified " + a.at("integrationResponseId")));
+      }
+      AutoDeploy(*record);
+      Status saved = Save(a.at("apiId"));
+      if (!saved.ok()) return p->Respond(ErrorResponse(500, "InternalServerError", saved.message()));
+      p->Respond(HttpResponse{204, {}, ""});
     });
   }
 
@@ -866,13 +1071,42 @@ struct GatewayService::Impl {
       if (creating && !authorizer.contains("authorizerResultTtlInSeconds")) {
         authorizer["authorizerResultTtlInSeconds"] = 0;
       }
+    } else if (type == "TOKEN") {
+      // haneul's extension on HTTP APIs with REST's semantics: one header carries the token.
+      if (authorizer.value("authorizerUri", "").empty()) {
+        return Status::InvalidArgument("AuthorizerUri is required for TOKEN authorizers");
+      }
+      if (authorizer.value("enableSimpleResponses", false)) {
+        return Status::InvalidArgument("TOKEN authorizers answer with an IAM policy, not simple responses");
+      }
+      if (!authorizer.contains("identitySource")) {
+        authorizer["identitySource"] = json::array({"$request.header.Authorization"});
+      }
+      const json& sources = authorizer["identitySource"];
+      if (!sources.is_array() || sources.size() != 1 || !sources[0].is_string() ||
+          !sources[0].get<std::string>().starts_with("$request.header.") ||
+          sources[0].get<std::string>().size() == std::string("$request.header.").size()) {
+        return Status::InvalidArgument(
+            "A TOKEN authorizer's identity source is a single header: $request.header.NAME");
+      }
+      if (authorizer.contains("identityValidationExpression") &&
+          !authorizer["identityValidationExpression"].is_null()) {
+        if (!authorizer["identityValidationExpression"].is_string() ||
+            !ValidIdentityValidationExpression(authorizer["identityValidationExpression"])) {
+          return Status::InvalidArgument("Invalid identityValidationExpression: not a regular expression");
+        }
+      }
+      // REST's default TTL for TOKEN authorizers.
+      if (creating && !authorizer.contains("authorizerResultTtlInSeconds")) {
+        authorizer["authorizerResultTtlInSeconds"] = 300;
+      }
     } else if (type == "JWT") {
       const json& config = authorizer.value("jwtConfiguration", json());
       if (!config.is_object() || config.value("issuer", "").empty()) {
         return Status::InvalidArgument("JwtConfiguration with an Issuer is required for JWT authorizers");
       }
     } else {
-      return Status::InvalidArgument("Invalid authorizer type " + type + ": REQUEST or JWT");
+      return Status::InvalidArgument("Invalid authorizer type " + type + ": REQUEST, TOKEN or JWT");
     }
     if (authorizer.contains("identitySource")) {
       if (!authorizer["identitySource"].is_array()) return Status::InvalidArgument("Invalid identitySource");
@@ -895,10 +1129,41 @@ struct GatewayService::Impl {
     return Status::Ok();
   }
 
-  void ListItems(const std::map<std::string, json>& items, const std::shared_ptr<Responder>& responder) {
+  void ListItems(const std::map<std::string, json>& items, const HttpRequest& request,
+                 const std::shared_ptr<Responder>& responder) {
+    std::vector<std::pair<std::string, const json*>> list;
+    for (const auto& [id, item] : items) list.emplace_back(id, &item);
+    ListPage(list, request, responder, [](const json& item) { return item; });
+  }
+
+  // One page of a Get* list call (items sorted by key). maxResults (a positive integer; all
+  // when absent) and nextToken as the model has them: the token is the key of the next item,
+  // base64-encoded, so that a page survives items being added or deleted before it.
+  void ListPage(const std::vector<std::pair<std::string, const json*>>& items, const HttpRequest& request,
+                const std::shared_ptr<Responder>& responder,
+                const std::function<json(const json&)>& present) {
+    size_t limit = items.size();
+    if (auto max = request.QueryParam("maxResults")) {
+      if (max->empty() || max->size() > 9 || max->find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(*max) == 0) {
+        return responder->Respond(BadRequest("Invalid maxResults " + *max + ": a positive integer"));
+      }
+      limit = std::stoul(*max);
+    }
+    size_t start = 0;
+    if (auto token = request.QueryParam("nextToken"); token && !token->empty()) {
+      std::string key;
+      if (!Base64Decode(*token, &key) || key.empty()) {
+        return responder->Respond(BadRequest("Invalid nextToken"));
+      }
+      while (start < items.size() && items[start].first < key) ++start;
+    }
     json list = json::array();
-    for (const auto& [id, item] : items) list.push_back(item);
-    responder->Respond(HttpResponse::Json(200, json{{"items", list}}.dump()));
+    size_t at = start;
+    for (; at < items.size() && list.size() < limit; ++at) list.push_back(present(*items[at].second));
+    json body = {{"items", list}};
+    if (at < items.size()) body["nextToken"] = Base64Encode(items[at].first);
+    responder->Respond(HttpResponse::Json(200, body.dump()));
   }
 
   std::map<std::string, json>& Children(ApiRecord& record, const std::string& kind) {
@@ -1038,7 +1303,10 @@ struct GatewayService::Impl {
       id = NewId(10);
       while (apis.count(id)) id = NewId(10);
     }
-    ApiRecord& record = apis[id];
+    // Built aside and committed only when the whole document is valid: a failed reimport
+    // leaves the API as it was.
+    auto existing = apis.find(id);
+    ApiRecord record = existing == apis.end() ? ApiRecord() : existing->second;
     json api = imported->api;
     api["apiId"] = id;
     api["apiEndpoint"] = ApiEndpoint(id);
@@ -1051,11 +1319,16 @@ struct GatewayService::Impl {
     record.api = api;
     record.routes.clear();
     record.integrations.clear();
+    record.integration_responses.clear();
     record.authorizers.clear();
     // Ids are assigned here; the document refers to authorizers by name and to integrations
     // by position.
     std::map<std::string, std::string> authorizer_ids;
     for (json authorizer : imported->authorizers) {
+      Status valid = ValidateAuthorizer(authorizer, true);
+      if (!valid.ok()) {
+        return responder->Respond(BadRequest("Authorizer " + authorizer.value("name", "") + ": " + valid.message()));
+      }
       std::string authorizer_id = NewId(6);
       authorizer["authorizerId"] = authorizer_id;
       authorizer_ids[authorizer.value("name", "")] = authorizer_id;
@@ -1065,14 +1338,23 @@ struct GatewayService::Impl {
       json route = imported->routes[i];
       if (i < imported->integrations.size() && !imported->integrations[i].is_null()) {
         json integration = imported->integrations[i];
+        json responses = integration.value("_responses", json::array());
+        integration.erase("_responses");
         Status valid = ValidateIntegration(integration, true);
+        for (const auto& response : responses) {
+          if (valid.ok()) valid = ValidateIntegrationResponse(response);
+        }
         if (!valid.ok()) {
-          apis.erase(id);
           return responder->Respond(BadRequest(route.value("routeKey", "") + ": " + valid.message()));
         }
         std::string integration_id = NewId(7);
         integration["integrationId"] = integration_id;
         record.integrations[integration_id] = integration;
+        for (json response : responses) {
+          std::string response_id = NewId(6);
+          response["integrationResponseId"] = response_id;
+          record.integration_responses[integration_id][response_id] = std::move(response);
+        }
         route["target"] = "integrations/" + integration_id;
       }
       if (route.contains("authorizerName")) {
@@ -1080,7 +1362,6 @@ struct GatewayService::Impl {
         route.erase("authorizerName");
         auto found = authorizer_ids.find(name);
         if (found == authorizer_ids.end()) {
-          apis.erase(id);
           return responder->Respond(BadRequest("Route " + route.value("routeKey", "") +
                                                " names the unknown authorizer " + name));
         }
@@ -1093,7 +1374,9 @@ struct GatewayService::Impl {
     }
     AutoDeploy(record);
     if (!imported->warnings.empty()) record.api["warnings"] = imported->warnings;
-    SaveAndRespond(id, responder, 201, record.api);
+    ApiRecord& stored = apis[id];
+    stored = std::move(record);
+    SaveAndRespond(id, responder, 201, stored.api);
   }
 
   void ExportApi(HttpRequest& request, const std::string& api_id, const std::string& specification,
@@ -1102,11 +1385,14 @@ struct GatewayService::Impl {
     if (!record) return;
     if (specification != "OAS30") return responder->Respond(BadRequest("Unsupported specification " + specification));
     auto output = request.QueryParam("outputType").value_or("JSON");
-    if (output != "JSON") return responder->Respond(BadRequest("Only outputType JSON is supported"));
+    if (output != "JSON" && output != "YAML") {
+      return responder->Respond(BadRequest("Invalid outputType " + output + ": JSON or YAML"));
+    }
     json routes = json::array();
     for (const auto& [id, route] : record->routes) routes.push_back(route);
     std::map<std::string, json> integrations = record->integrations;
     std::map<std::string, json> authorizers = record->authorizers;
+    json integration_responses = IntegrationResponsesJson(*record);
     std::string stage = request.QueryParam("stageName").value_or("");
     if (!stage.empty()) {
       auto found = record->stages.find(stage);
@@ -1118,10 +1404,23 @@ struct GatewayService::Impl {
         for (const auto& route : snapshot["routes"]) routes.push_back(route);
         integrations = FromMapJson(snapshot["integrations"]);
         authorizers = FromMapJson(snapshot["authorizers"]);
+        integration_responses = snapshot.value("integrationResponses", json::object());
       }
+    }
+    // ExportOpenApi takes a MOCK integration's responses inside it, as "_responses".
+    for (auto& [integration_id, integration] : integrations) {
+      if (!integration_responses.contains(integration_id)) continue;
+      json list = json::array();
+      for (const auto& response : integration_responses[integration_id]) list.push_back(response);
+      integration["_responses"] = std::move(list);
     }
     bool extensions = request.QueryParam("includeExtensions").value_or("true") != "false";
     json document = ExportOpenApi(record->api, routes, integrations, authorizers, extensions);
+    if (output == "YAML") {
+      HttpResponse response{200, {}, JsonToYaml(document, {"openapi", "info", "paths", "components"})};
+      response.headers.Set("Content-Type", "application/yaml");
+      return responder->Respond(std::move(response));
+    }
     HttpResponse response = HttpResponse::Json(200, document.dump(2));
     responder->Respond(std::move(response));
   }
@@ -1373,6 +1672,14 @@ struct GatewayService::Impl {
       info->resource = info->resource.substr(space + 1);
     }
     info->path_parameters = match->path_parameters;
+    // A MOCK integration's responses (kept alive by compiled_deployment, which the callbacks hold).
+    static const json kNoResponses = json::array();
+    const json* responses = &kNoResponses;
+    if (auto found = compiled_deployment->integration_responses.find(integration->first);
+        found != compiled_deployment->integration_responses.end()) {
+      responses = &found->second;
+    }
+    bool mock = integration->second.value("integrationType", "") == "MOCK";
 
     std::string authorization = route.value("authorizationType", "NONE");
     if (authorization == "CUSTOM" || authorization == "JWT") {
@@ -1382,19 +1689,20 @@ struct GatewayService::Impl {
         return true;
       }
       AuthorizeContext context{loop, lambda, authorizer_cache, options.region, MakeFetcher()};
+      // A mock's templates see the authorizer's context flat, as REST's $context.authorizer.
       Authorize(context, authorizer->second, route,
-                integration->second.value("payloadFormatVersion", "2.0"), info,
-                [this, pending, info, integration = integration->second,
+                mock ? "1.0" : integration->second.value("payloadFormatVersion", "2.0"), info,
+                [this, pending, info, integration = integration->second, responses,
                  compiled_deployment](std::optional<HttpResponse> refusal) {
                   if (refusal) {
                     pending->log_context["authorizer.error"] = refusal->body;
                     return Finish(pending, std::move(*refusal));
                   }
-                  Integrate(pending, integration, info);
+                  Integrate(pending, integration, info, *responses);
                 });
       return true;
     }
-    Integrate(pending, integration->second, info);
+    Integrate(pending, integration->second, info, *responses);
     return true;
   }
 
@@ -1429,8 +1737,20 @@ struct GatewayService::Impl {
   }
 
   void Integrate(const std::shared_ptr<Pending>& pending, const json& integration,
-                 const std::shared_ptr<RequestInfo>& info) {
+                 const std::shared_ptr<RequestInfo>& info, const json& responses) {
     pending->integration_start_ms = NowUnixMillis();
+    if (integration.value("integrationType", "") == "MOCK") {
+      // Answered here, invoking nothing (see mock.h); a configuration that cannot answer is
+      // API Gateway's 500.
+      auto answer = MockAnswer(integration, responses, *info);
+      if (!answer.ok()) {
+        NoteIntegration(pending, 500, answer.status().message());
+        spdlog::debug("gateway: mock integration: {}", answer.status().message());
+        return Fail(pending, 500, "Internal Server Error");
+      }
+      NoteIntegration(pending, answer->status, "");
+      return Finish(pending, std::move(*answer));
+    }
     StartTimer(pending, integration);
     std::string type = integration.value("integrationType", "");
     if (type == "HTTP_PROXY") return ProxyHttp(pending, integration, info);
@@ -1439,7 +1759,9 @@ struct GatewayService::Impl {
     std::string function =
         SubstituteStageVariables(FunctionFromUri(integration.value("integrationUri", "")),
                                  info->stage_variables);
-    lambda.Invoke(function, event.dump(), [this, pending, version](HttpResponse answer) {
+    json response_parameters = integration.value("responseParameters", json());
+    lambda.Invoke(function, event.dump(), [this, pending, version, info,
+                                           response_parameters](HttpResponse answer) {
       if (pending->done) return;
       NoteIntegration(pending, answer.status, std::string(answer.headers.Get("X-Amz-Function-Error")));
       if (answer.status == 429) return Fail(pending, 429, "Too Many Requests");
@@ -1452,6 +1774,7 @@ struct GatewayService::Impl {
       }
       auto mapped = version == "1.0" ? MapResponseV1(answer.body) : MapResponseV2(answer.body);
       if (!mapped.ok()) return Fail(pending, 502, "Internal server error");
+      ApplyResponseParameters(response_parameters, *info, &*mapped);
       Finish(pending, std::move(*mapped));
     });
   }
@@ -1487,15 +1810,33 @@ struct GatewayService::Impl {
     for (const auto& [name, value] : info->headers.all()) {
       if (!HopByHop(name)) headers.Add(name, value);
     }
+    const json& request_parameters = integration.value("requestParameters", json());
+    if (request_parameters.is_object() && !request_parameters.empty()) {
+      // Parameter mapping: split the URL, map path, query and headers, join again.
+      size_t scheme = url.find("://");
+      size_t path_start = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+      std::string origin = url.substr(0, path_start);
+      std::string rest = path_start == std::string::npos ? "/" : url.substr(path_start);
+      size_t question = rest.find('?');
+      MappedRequest mapped;
+      mapped.path = rest.substr(0, question);
+      mapped.query = ParseQuery(question == std::string::npos ? "" : rest.substr(question + 1));
+      mapped.headers = std::move(headers);
+      ApplyRequestParameters(request_parameters, *info, &mapped);
+      std::string query = BuildQuery(mapped.query);
+      url = origin + mapped.path + (query.empty() ? "" : "?" + query);
+      headers = std::move(mapped.headers);
+    }
+    json response_parameters = integration.value("responseParameters", json());
     std::string forwarded(info->headers.Get("x-forwarded-for"));
     headers.Set("X-Forwarded-For", forwarded.empty() ? info->source_ip : forwarded + ", " + info->source_ip);
     headers.Set("X-Forwarded-Proto", "http");
     int timeout = integration.value("timeoutInMillis", kDefaultTimeoutMs);
     EventLoop* event_loop = &loop;
     pool->Submit([this, event_loop, pending, url, method, headers, body = info->body,
-                  timeout](HttpClient& client) {
+                  timeout, info, response_parameters](HttpClient& client) {
       auto answer = client.Send(method, url, headers, body, std::chrono::milliseconds(timeout + 50));
-      event_loop->Post([this, pending, answer = std::move(answer)]() mutable {
+      event_loop->Post([this, pending, info, response_parameters, answer = std::move(answer)]() mutable {
         if (pending->done) return;
         NoteIntegration(pending, answer.ok() ? answer->status : 0,
                         answer.ok() ? "" : answer.status().message());
@@ -1509,6 +1850,7 @@ struct GatewayService::Impl {
           if (!HopByHop(name)) response.headers.Add(name, value);
         }
         response.body = std::move(answer->body);
+        ApplyResponseParameters(response_parameters, *info, &response);
         Finish(pending, std::move(response));
       });
     });

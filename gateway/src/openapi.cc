@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "routes.h"
+#include "yaml_json.h"
 
 namespace haneul::gateway {
 
@@ -47,17 +48,73 @@ std::vector<std::string> SplitComma(const std::string& text) {
   return out;
 }
 
+bool IsStringMap(const json& value) {
+  if (!value.is_object()) return false;
+  for (const auto& item : value) {
+    if (!item.is_string()) return false;
+  }
+  return true;
+}
+
+// REST's mock integration: requestTemplates, passthroughBehavior and responses keyed by a
+// status regex ("default" for the fallback), each with responseTemplates and
+// responseParameters. The responses travel in "_responses" (IntegrationResponse wire shape).
+Result<json> ParseMockIntegration(const json& value, const std::string& where) {
+  json integration = {{"integrationType", "MOCK"}};
+  if (value.contains("requestTemplates")) {
+    if (!IsStringMap(value["requestTemplates"])) {
+      return At(where + ".requestTemplates", "must map content types to template strings");
+    }
+    integration["requestTemplates"] = value["requestTemplates"];
+  }
+  if (value.contains("passthroughBehavior")) {
+    if (!value["passthroughBehavior"].is_string()) return At(where + ".passthroughBehavior", "must be a string");
+    integration["passthroughBehavior"] = Upper(value["passthroughBehavior"]);
+  }
+  if (value.contains("timeoutInMillis")) {
+    if (!value["timeoutInMillis"].is_number_integer()) {
+      return At(where + ".timeoutInMillis", "must be an integer");
+    }
+    integration["timeoutInMillis"] = value["timeoutInMillis"];
+  }
+  if (value.contains("description")) integration["description"] = value["description"];
+  json responses = json::array();
+  if (value.contains("responses")) {
+    const json& items = value["responses"];
+    if (!items.is_object()) return At(where + ".responses", "must be an object");
+    for (auto it = items.begin(); it != items.end(); ++it) {
+      std::string at = where + ".responses." + it.key();
+      if (!it.value().is_object()) return At(at, "must be an object");
+      std::string key = it.key() == "default" ? "$default"
+                        : it.key().size() >= 2 && it.key().front() == '/' && it.key().back() == '/'
+                            ? it.key()
+                            : "/" + it.key() + "/";
+      json response = {{"integrationResponseKey", key}};
+      for (const char* map : {"responseTemplates", "responseParameters"}) {
+        if (!it.value().contains(map)) continue;
+        if (!IsStringMap(it.value()[map])) return At(at + "." + map, "must be a map of strings");
+        response[map] = it.value()[map];
+      }
+      if (it.value().contains("contentHandling")) response["contentHandlingStrategy"] = it.value()["contentHandling"];
+      responses.push_back(std::move(response));
+    }
+  }
+  integration["_responses"] = std::move(responses);
+  return integration;
+}
+
 Result<json> ParseIntegration(const json& value, const std::string& where) {
   if (!value.is_object()) return At(where, "must be an object");
   json integration = json::object();
   std::string type = Lower(value.value("type", ""));
+  if (type == "mock") return ParseMockIntegration(value, where);
   if (type == "aws_proxy") {
     integration["integrationType"] = "AWS_PROXY";
   } else if (type == "http_proxy") {
     integration["integrationType"] = "HTTP_PROXY";
   } else {
     return At(where + ".type", "unsupported integration type '" + value.value("type", "") +
-                                   "' (aws_proxy or http_proxy)");
+                                   "' (aws_proxy, http_proxy or mock)");
   }
   if (!value.contains("uri") || !value["uri"].is_string()) return At(where + ".uri", "missing");
   integration["integrationUri"] = value["uri"];
@@ -79,6 +136,9 @@ Result<json> ParseIntegration(const json& value, const std::string& where) {
   }
   if (value.contains("connectionType")) integration["connectionType"] = value["connectionType"];
   if (value.contains("description")) integration["description"] = value["description"];
+  // Parameter mapping, as HTTP APIs write it (validated with the integration).
+  if (value.contains("requestParameters")) integration["requestParameters"] = value["requestParameters"];
+  if (value.contains("responseParameters")) integration["responseParameters"] = value["responseParameters"];
   return integration;
 }
 
@@ -97,6 +157,34 @@ Result<json> ParseAuthorizer(const std::string& name, const json& scheme, const 
     authorizer["authorizerPayloadFormatVersion"] = value.value("authorizerPayloadFormatVersion", "2.0");
     if (value.contains("enableSimpleResponses")) authorizer["enableSimpleResponses"] = value["enableSimpleResponses"];
     authorizer["authorizerResultTtlInSeconds"] = value.value("authorizerResultTtlInSeconds", 0);
+  } else if (type == "token") {
+    // REST's TOKEN authorizer: the header is the extension's identitySource or, as REST writes
+    // it, the security scheme's `name` (in: header).
+    authorizer["authorizerType"] = "TOKEN";
+    if (!value.contains("authorizerUri") || !value["authorizerUri"].is_string()) {
+      return At(at + ".authorizerUri", "missing");
+    }
+    authorizer["authorizerUri"] = value["authorizerUri"];
+    authorizer["authorizerResultTtlInSeconds"] = value.value("authorizerResultTtlInSeconds", 300);
+    if (value.contains("identityValidationExpression")) {
+      if (!value["identityValidationExpression"].is_string()) {
+        return At(at + ".identityValidationExpression", "must be a string");
+      }
+      authorizer["identityValidationExpression"] = value["identityValidationExpression"];
+    }
+    std::string header = scheme.value("in", "") == "header" && scheme.contains("name") &&
+                                 scheme["name"].is_string()
+                             ? scheme["name"].get<std::string>()
+                             : "Authorization";
+    std::string source = "$request.header." + header;
+    if (value.contains("identitySource")) {
+      if (!value["identitySource"].is_string()) return At(at + ".identitySource", "must be a string");
+      source = value["identitySource"];
+      static const std::string kRest = "method.request.header.";
+      if (source.starts_with(kRest)) source = "$request.header." + source.substr(kRest.size());
+    }
+    authorizer["identitySource"] = json::array({source});
+    return authorizer;
   } else if (type == "jwt") {
     authorizer["authorizerType"] = "JWT";
     if (!value.contains("jwtConfiguration") || !value["jwtConfiguration"].is_object()) {
@@ -105,7 +193,7 @@ Result<json> ParseAuthorizer(const std::string& name, const json& scheme, const 
     authorizer["jwtConfiguration"] = value["jwtConfiguration"];
   } else {
     return At(at + ".type", "unsupported authorizer type '" + value.value("type", "") +
-                                "' (request or jwt)");
+                                "' (request, token or jwt)");
   }
   if (value.contains("identitySource")) {
     const json& sources = value["identitySource"];
@@ -157,13 +245,43 @@ Status ParseOperation(const std::string& route_key, const json& operation, const
   return Status::Ok();
 }
 
+json ExportMock(const json& value) {
+  json extension = {{"type", "mock"}};
+  if (value.contains("requestTemplates")) extension["requestTemplates"] = value["requestTemplates"];
+  if (value.contains("passthroughBehavior")) {
+    extension["passthroughBehavior"] = Lower(value.value("passthroughBehavior", ""));
+  }
+  if (value.contains("timeoutInMillis")) extension["timeoutInMillis"] = value["timeoutInMillis"];
+  if (value.contains("description")) extension["description"] = value["description"];
+  json responses = json::object();
+  for (const auto& response : value.value("_responses", json::array())) {
+    std::string key = response.value("integrationResponseKey", "");
+    json out = json::object();
+    std::string name = key == "$default" ? "default" : key;
+    if (key != "$default" && key.size() >= 2) {
+      std::string pattern = key.substr(1, key.size() - 2);
+      // REST's documents write the pattern bare; a plain status is also the response's status.
+      name = pattern;
+      if (pattern.size() == 3 && pattern.find_first_not_of("0123456789") == std::string::npos) {
+        out["statusCode"] = pattern;
+      }
+    }
+    for (const char* map : {"responseTemplates", "responseParameters"}) {
+      if (response.contains(map)) out[map] = response[map];
+    }
+    if (response.contains("contentHandlingStrategy")) out["contentHandling"] = response["contentHandlingStrategy"];
+    responses[name] = std::move(out);
+  }
+  if (!responses.empty()) extension["responses"] = std::move(responses);
+  return extension;
+}
+
 }  // namespace
 
 Result<ImportedApi> ImportOpenApi(std::string_view document) {
-  json doc = json::parse(document, nullptr, false);
-  if (doc.is_discarded()) {
-    return Status::InvalidArgument("Invalid OpenAPI document: not JSON (haneul imports JSON documents)");
-  }
+  auto parsed = ParseJsonOrYaml(document);
+  if (!parsed.ok()) return parsed.status();
+  const json& doc = *parsed;
   if (!doc.is_object()) return At("$", "must be an object");
   if (!doc.contains("openapi") || !doc["openapi"].is_string() ||
       !doc["openapi"].get<std::string>().starts_with("3.")) {
@@ -254,6 +372,16 @@ json ExportOpenApi(const json& api, const json& routes, const std::map<std::stri
     if (authorizer.value("authorizerType", "") == "JWT") {
       scheme = {{"type", "oauth2"}, {"flows", json::object()}};
       extension = {{"type", "jwt"}, {"jwtConfiguration", authorizer.value("jwtConfiguration", json::object())}};
+    } else if (authorizer.value("authorizerType", "") == "TOKEN") {
+      std::string header = sources.starts_with("$request.header.") ? sources.substr(16) : "Authorization";
+      scheme = {{"type", "apiKey"}, {"name", header}, {"in", "header"},
+                {"x-amazon-apigateway-authtype", "custom"}};
+      extension = {{"type", "token"},
+                   {"authorizerUri", authorizer.value("authorizerUri", "")},
+                   {"authorizerResultTtlInSeconds", authorizer.value("authorizerResultTtlInSeconds", 300)}};
+      if (authorizer.contains("identityValidationExpression")) {
+        extension["identityValidationExpression"] = authorizer["identityValidationExpression"];
+      }
     } else {
       scheme = {{"type", "apiKey"}, {"name", "Unused"}, {"in", "header"}};
       extension = {{"type", "request"},
@@ -288,6 +416,11 @@ json ExportOpenApi(const json& api, const json& routes, const std::map<std::stri
     auto integration = integrations.find(target.starts_with("integrations/") ? target.substr(13) : "");
     if (include_extensions && integration != integrations.end()) {
       const json& value = integration->second;
+      if (value.value("integrationType", "") == "MOCK") {
+        operation[kIntegration] = ExportMock(value);
+        doc["paths"][path][operation_name] = operation;
+        continue;
+      }
       json extension = {{"type", Lower(value.value("integrationType", ""))},
                         {"uri", value.value("integrationUri", "")},
                         {"httpMethod", value.value("integrationMethod", "POST")},
@@ -295,6 +428,11 @@ json ExportOpenApi(const json& api, const json& routes, const std::map<std::stri
                         {"connectionType", value.value("connectionType", "INTERNET")}};
       if (value.contains("timeoutInMillis")) extension["timeoutInMillis"] = value["timeoutInMillis"];
       if (value.contains("description")) extension["description"] = value["description"];
+      for (const char* mapping : {"requestParameters", "responseParameters"}) {
+        if (value.contains(mapping) && value[mapping].is_object() && !value[mapping].empty()) {
+          extension[mapping] = value[mapping];
+        }
+      }
       operation[kIntegration] = extension;
     }
     doc["paths"][path][operation_name] = operation;

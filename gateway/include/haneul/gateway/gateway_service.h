@@ -1,10 +1,11 @@
 // GatewayService: the API-Gateway-compatible HTTP front. Two faces on the one endpoint:
 //  - the management API of botocore's `apigatewayv2` model (rest-json under /v2/apis: APIs,
-//    routes, integrations, stages, deployments, authorizers), durable in the server's KvStore
-//    under "gateway/";
+//    routes, integrations and their integration responses, stages, deployments, authorizers,
+//    OpenAPI import/export in JSON or YAML), durable in the server's KvStore under "gateway/";
 //  - the data plane: public HTTP routes served at /_api/{apiId}/{stage}/... and, for a Host of
 //    {apiId}.execute-api.localhost[:port], at /{stage}/... (/... for the $default stage), with
-//    Lambda proxy (payload 1.0 / 2.0) and HTTP proxy integrations, CORS and Lambda authorizers.
+//    Lambda proxy (payload 1.0 / 2.0), HTTP proxy and MOCK integrations, parameter mapping,
+//    CORS, and Lambda (REQUEST, TOKEN) and JWT authorizers.
 // Not thread-safe: loop thread only (HTTP proxy calls run on the service's own worker threads
 // and post their answers back to the loop).
 #pragma once
