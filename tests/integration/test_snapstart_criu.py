@@ -262,3 +262,39 @@ def test_criu_dump_failing_fails_the_version(server_factory, tmp_path, monkeypat
     with pytest.raises(ClientError) as error:
         client.invoke(FunctionName="criu-nodump", Qualifier=version, Payload=b"{}")
     assert error.value.response["Error"]["Code"] == "ResourceConflictException"
+
+
+CGROUP_CODE = r"""
+const fs = require('fs');
+exports.handler = async () => ({ cgroup: fs.readFileSync('/proc/self/cgroup', 'utf8') });
+"""
+
+
+def test_copies_get_memory_cgroups_of_their_own(server_factory):
+    # Under the namespace sandbox (its cgroup tree), each restored copy is moved into a cgroup of
+    # its own with the function's memory limit, a moment after its restore.
+    server = server_factory()
+    if server.sandbox != "namespace":
+        pytest.skip(f"copies get cgroups only under the namespace sandbox (this server: {server.sandbox})")
+    if not os.path.isdir("/sys/fs/cgroup/memory"):
+        pytest.skip("the test reads cgroup v1's memory controller")
+    client = make_lambda_client(server.endpoint)
+    client.create_function(
+        FunctionName="criu-cgroup", Runtime="nodejs20.x", Role="arn:aws:iam::000000000000:role/x",
+        Handler="index.handler", Code={"ZipFile": make_zip({"index.js": CGROUP_CODE})},
+        MemorySize=256, SnapStart={"ApplyOn": "PublishedVersions"})
+    version = publish_active(client, "criu-cgroup")
+
+    def limited():
+        body = json.loads(invoke(client, "criu-cgroup", {}, Qualifier=version).raw)
+        path = next(line.split(":", 2)[2] for line in body["cgroup"].splitlines()
+                    if line.split(":")[1] == "memory")
+        try:
+            with open(f"/sys/fs/cgroup/memory{path}/memory.limit_in_bytes") as f:
+                limit = int(f.read())
+        except OSError:
+            return None
+        return (path, limit) if limit == 256 << 20 else None
+    found = poll(limited, timeout=20)
+    assert found, "no copy of criu-cgroup reached a cgroup limited to its 256 MB"
+    assert "haneul" in found[0], found

@@ -33,6 +33,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/copy_cgroups.h"
 #include "haneul/common/ids.h"
 
 namespace haneul::snapshot::criu {
@@ -204,9 +205,16 @@ Status RunCriu(const std::string& criu, const std::vector<std::string>& args,
 // killing it ends every process of the namespace.
 class CriuWorker : public sandbox::Worker {
  public:
-  CriuWorker(pid_t pid, Fd out, Fd err, Fd api) : pid_(pid), out_(std::move(out)), err_(std::move(err)), api_(std::move(api)), exit_(PidfdOpen(pid)) {}
+  CriuWorker(pid_t pid, Fd out, Fd err, Fd api, std::shared_ptr<CopyCgroup> cgroup = nullptr,
+             std::shared_ptr<CgroupPool> pool = nullptr)
+      : pid_(pid), out_(std::move(out)), err_(std::move(err)), api_(std::move(api)),
+        exit_(PidfdOpen(pid)), cgroup_(std::move(cgroup)), pool_(std::move(pool)) {}
   ~CriuWorker() override {
     Kill();
+#ifdef HANEUL_SNAPSHOT_WITH_CGROUPS
+    // Removed off the loop once the copy's tasks are gone.
+    if (cgroup_ && pool_) pool_->Retire(std::move(cgroup_));
+#endif
     if (!reaped_) {
       int status = 0;
       // SIGKILL cannot be ignored: a short wait.
@@ -220,7 +228,16 @@ class CriuWorker : public sandbox::Worker {
   int stderr_fd() const override { return err_.get(); }
   int exit_fd() const override { return exit_.get(); }
   int runtime_api_fd() const override { return api_.get(); }
-  bool OomKilled() override { return false; }  // no memory limit (see docs/snapstart.md)
+  bool OomKilled() override {
+#ifdef HANEUL_SNAPSHOT_WITH_CGROUPS
+    // A pool's cgroup is fresh: any OOM kill in it is this copy's.
+    if (sandbox::Cgroup* cgroup = Joined(cgroup_)) {
+      auto count = cgroup->OomKillCount();
+      return count.ok() && *count > 0;
+    }
+#endif
+    return false;  // not (yet) in a cgroup of its own: no memory limit
+  }
   void Kill() override {
     if (!reaped_) kill(pid_, SIGKILL);
   }
@@ -233,9 +250,21 @@ class CriuWorker : public sandbox::Worker {
     return true;
   }
   void ResetPeakMemory() override {
+#ifdef HANEUL_SNAPSHOT_WITH_CGROUPS
+    if (sandbox::Cgroup* cgroup = Joined(cgroup_)) {
+      (void)cgroup->ResetPeakMemory();
+      return;
+    }
+#endif
     std::ofstream("/proc/" + std::to_string(pid_) + "/clear_refs") << "5";
   }
   uint64_t PeakMemoryBytes() override {
+#ifdef HANEUL_SNAPSHOT_WITH_CGROUPS
+    if (sandbox::Cgroup* cgroup = Joined(cgroup_)) {
+      auto peak = cgroup->PeakMemoryBytes();
+      if (peak.ok() && *peak > 0) return *peak;
+    }
+#endif
     std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
     std::string line;
     while (std::getline(in, line)) {
@@ -257,6 +286,8 @@ class CriuWorker : public sandbox::Worker {
   Fd err_;
   Fd api_;
   Fd exit_;
+  std::shared_ptr<CopyCgroup> cgroup_;  // a copy's own cgroup (namespace sandbox), else null
+  std::shared_ptr<CgroupPool> pool_;
   bool reaped_ = false;
 };
 
@@ -498,9 +529,10 @@ struct SpareSlot {
 
 class CriuTemplate : public Template {
  public:
-  CriuTemplate(std::shared_ptr<const Image> image, std::shared_ptr<Background> background)
+  CriuTemplate(std::shared_ptr<const Image> image, std::shared_ptr<Background> background,
+               std::shared_ptr<CgroupPool> cgroups)
       : image_(std::move(image)), background_(std::move(background)),
-        slot_(std::make_shared<SpareSlot>()) {
+        slot_(std::make_shared<SpareSlot>()), cgroups_(std::move(cgroups)) {
     std::error_code ec;
     fs::create_directories(image_->work, ec);
     RecordStamps();
@@ -598,8 +630,15 @@ class CriuTemplate : public Template {
     }
     std::string line = nlohmann::json{{"environment", environment}}.dump() + "\n";
     Fd resume = std::move(restored.resume_write);
+    // Its own cgroup with the function's limits, joined a moment later by the pool's thread
+    // (a cgroup migration waits for an RCU grace period: not on the restore path).
+    std::shared_ptr<CopyCgroup> cgroup;
+#ifdef HANEUL_SNAPSHOT_WITH_CGROUPS
+    if (cgroups_) cgroup = cgroups_->Join(restored.pid, CopyLimits(spec));
+#endif
     auto worker = std::make_unique<CriuWorker>(restored.pid, std::move(restored.out_read),
-                                               std::move(restored.err_read), std::move(*listener));
+                                               std::move(restored.err_read), std::move(*listener),
+                                               std::move(cgroup), cgroups_);
     // Far under a pipe's buffer: never blocks. EPIPE (SIGPIPE is ignored by the server): the
     // copy is gone; its worker reaps it.
     if (write(resume.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
@@ -638,6 +677,7 @@ class CriuTemplate : public Template {
   std::shared_ptr<SpareSlot> slot_;
   std::map<std::string, FileStamp> stamps_;
   std::string broken_;
+  std::shared_ptr<CgroupPool> cgroups_;
 };
 
 class CriuSnapshotter : public Snapshotter {
@@ -712,7 +752,7 @@ class CriuSnapshotter : public Snapshotter {
     image->directory = directory;
     image->work = directory + "/../criu-work";
     image->manifest = std::move(*manifest);
-    return std::unique_ptr<Template>(new CriuTemplate(std::move(image), background_));
+    return std::unique_ptr<Template>(new CriuTemplate(std::move(image), background_, cgroups_));
   }
 
  private:
@@ -720,6 +760,7 @@ class CriuSnapshotter : public Snapshotter {
   std::string criu_;
   TemplateSandbox sandbox_;
   std::shared_ptr<Background> background_ = std::make_shared<Background>();
+  std::shared_ptr<CgroupPool> cgroups_ = MakeCgroupPool(options_);
 };
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/copy_cgroups.h"
 #include "fork_server/control_protocol.h"
 #include "haneul/common/ids.h"
 
@@ -169,128 +170,6 @@ uint64_t ReadPeakRss(pid_t pid) {
   return 0;
 }
 
-#ifdef HANEUL_SNAPSHOT_WITH_CGROUPS
-using CgroupPtr = std::unique_ptr<sandbox::Cgroup>;
-
-// A copy's cgroup, shared by its ForkedWorker (loop thread) and the pool's thread: the worker
-// uses it only once `joined` says the copy is in it.
-struct CopyCgroup {
-  CgroupPtr cgroup;
-  std::atomic<bool> joined{false};
-};
-
-// Copies' cgroups, made, joined and removed on a thread of their own: creating a v1 cgroup and
-// moving a task into one each took 10-25 ms on the loaded test machine (a cgroup migration waits
-// for an RCU grace period per hierarchy), which a restore must not wait for (the namespace
-// sandbox pre-creates and pre-joins its slots for the same reason). So a copy starts in its
-// template's cgroup and moves into its own a moment later; its memory limit applies from then.
-// Thread-safe; the thread ends with the pool (jobs are done in order, so a copy's cgroup is
-// removed only after its join).
-class CgroupPool {
- public:
-  CgroupPool(std::unique_ptr<sandbox::CgroupManager> manager, size_t ready)
-      : manager_(std::move(manager)), target_(ready), thread_([this] { Run(); }) {}
-  ~CgroupPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-    for (auto& cgroup : ready_) (void)cgroup->Destroy();
-    for (auto& job : jobs_) {
-      if (job.retire && job.copy->cgroup) {
-        (void)job.copy->cgroup->KillAll();
-        (void)job.copy->cgroup->Destroy();
-      }
-    }
-  }
-
-  // Moves pid into a ready cgroup with limits, soon; nullptr when none is ready.
-  std::shared_ptr<CopyCgroup> Join(pid_t pid, const sandbox::CgroupLimits& limits) {
-    auto copy = std::make_shared<CopyCgroup>();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (ready_.empty()) return nullptr;
-      copy->cgroup = std::move(ready_.front());
-      ready_.pop_front();
-      jobs_.push_back({copy, pid, limits, false});
-    }
-    wake_.notify_all();
-    return copy;
-  }
-
-  // Removes the copy's cgroup once its tasks are gone (killing what is left).
-  void Retire(std::shared_ptr<CopyCgroup> copy) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      jobs_.push_back({std::move(copy), 0, {}, true});
-    }
-    wake_.notify_all();
-  }
-
- private:
-  struct Job {
-    std::shared_ptr<CopyCgroup> copy;
-    pid_t pid;
-    sandbox::CgroupLimits limits;
-    bool retire;
-  };
-
-  void Run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stop_) {
-      if (!jobs_.empty()) {
-        Job job = std::move(jobs_.front());
-        jobs_.pop_front();
-        lock.unlock();
-        sandbox::Cgroup& cgroup = *job.copy->cgroup;
-        if (!job.retire) {
-          if (cgroup.Apply(job.limits).ok() && cgroup.AddProcess(job.pid).ok()) {
-            job.copy->joined.store(true, std::memory_order_release);
-          }
-        } else {
-          // The copy was killed; its last task may need a moment to leave.
-          for (int attempt = 0; attempt < 50 && !cgroup.Destroy().ok(); ++attempt) {
-            (void)cgroup.KillAll();
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-          }
-        }
-        lock.lock();
-        continue;
-      }
-      if (ready_.size() < target_ && failures_ < 3) {
-        lock.unlock();
-        // Named like the sandbox's slots, so a later server removes those of a crashed one.
-        auto cgroup = manager_->Create(sandbox::SlotCgroupName(getpid(), 1000000000ull + ++made_));
-        lock.lock();
-        if (cgroup.ok()) {
-          ready_.push_back(std::move(*cgroup));
-          failures_ = 0;
-        } else {
-          ++failures_;  // no cgroups to be had: copies stay in their template's
-        }
-        continue;
-      }
-      wake_.wait(lock);
-    }
-  }
-
-  std::unique_ptr<sandbox::CgroupManager> manager_;
-  size_t target_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<CgroupPtr> ready_;
-  std::deque<Job> jobs_;
-  uint64_t made_ = 0;
-  int failures_ = 0;
-  bool stop_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
-#else
-struct CopyCgroup {};
-class CgroupPool {};
-#endif
 
 // One copy, as the invoker drives it. The template (not the invoker) is its parent and reaps it;
 // the invoker watches it through a pidfd and kills its process group.
@@ -375,11 +254,7 @@ class ForkedWorker : public sandbox::Worker {
   Fd lifeline_;
   Fd exit_;
 #ifdef HANEUL_SNAPSHOT_WITH_CGROUPS
-  // The copy's cgroup once the pool's thread moved the copy into it.
-  sandbox::Cgroup* Joined() const {
-    return cgroup_ && cgroup_->joined.load(std::memory_order_acquire) ? cgroup_->cgroup.get()
-                                                                       : nullptr;
-  }
+  sandbox::Cgroup* Joined() const { return snapshot::Joined(cgroup_); }
 #endif
   std::shared_ptr<CopyCgroup> cgroup_;
   std::shared_ptr<CgroupPool> pool_;
@@ -403,14 +278,8 @@ class ForkTemplate : public Template {
 
 class ForkServerSnapshotter : public Snapshotter {
  public:
-  explicit ForkServerSnapshotter(const SnapshotterOptions& options) : options_(options) {
-#ifdef HANEUL_SNAPSHOT_WITH_CGROUPS
-    if (options_.cgroups) {
-      auto manager = sandbox::OpenCgroupManager(options_.cgroup_root, options_.cgroup_subtree);
-      if (manager.ok()) cgroups_ = std::make_shared<CgroupPool>(std::move(*manager), 2);
-    }
-#endif
-  }
+  explicit ForkServerSnapshotter(const SnapshotterOptions& options)
+      : options_(options), cgroups_(MakeCgroupPool(options)) {}
 
   std::string name() const override { return "fork-server"; }
 
@@ -435,11 +304,7 @@ class ForkServerSnapshotter : public Snapshotter {
   std::shared_ptr<CopyCgroup> JoinCgroup(pid_t pid, const CopySpec& spec) {
 #ifdef HANEUL_SNAPSHOT_WITH_CGROUPS
     if (!cgroups_) return nullptr;
-    sandbox::CgroupLimits limits;
-    limits.memory_bytes = spec.memory_limit_bytes;
-    limits.memory_mb = spec.memory_mb;
-    limits.pids = 1024;
-    return cgroups_->Join(pid, limits);
+    return cgroups_->Join(pid, CopyLimits(spec));
 #else
     (void)pid;
     (void)spec;
