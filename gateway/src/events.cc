@@ -6,6 +6,7 @@
 #include <ctime>
 #include <vector>
 
+#include "haneul/common/fast_json.h"
 #include "haneul/common/ids.h"
 
 namespace haneul::gateway {
@@ -344,7 +345,7 @@ json BuildEventV1(const RequestInfo& info) {
 }
 
 Result<HttpResponse> MapResponseV2(std::string_view payload) {
-  json value = json::parse(payload, nullptr, false);
+  json value = ParseJson(payload);
   if (value.is_discarded()) return Status::InvalidArgument("the function's answer is not JSON");
   HttpResponse response;
   if (value.is_object() && value.contains("statusCode")) {
@@ -359,7 +360,7 @@ Result<HttpResponse> MapResponseV2(std::string_view payload) {
 }
 
 Result<HttpResponse> MapResponseV1(std::string_view payload) {
-  json value = json::parse(payload, nullptr, false);
+  json value = ParseJson(payload);
   if (value.is_discarded()) return Status::InvalidArgument("the function's answer is not JSON");
   if (!value.is_object() || !value.contains("statusCode")) {
     return Status::InvalidArgument("the function's answer has no statusCode");

@@ -31,6 +31,7 @@
 #include "openapi.h"
 #include "parameter_mapping.h"
 #include "yaml_json.h"
+#include "haneul/common/fast_json.h"
 #include "haneul/common/http_client.h"
 #include "haneul/common/ids.h"
 #include "routes.h"
@@ -1760,7 +1761,7 @@ struct GatewayService::Impl {
         SubstituteStageVariables(FunctionFromUri(integration.value("integrationUri", "")),
                                  info->stage_variables);
     json response_parameters = integration.value("responseParameters", json());
-    lambda.Invoke(function, event.dump(), [this, pending, version, info,
+    lambda.Invoke(function, DumpJson(event), [this, pending, version, info,
                                            response_parameters](HttpResponse answer) {
       if (pending->done) return;
       NoteIntegration(pending, answer.status, std::string(answer.headers.Get("X-Amz-Function-Error")));

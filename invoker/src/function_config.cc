@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <regex>
+#include <unordered_map>
 
 #include "haneul/common/ids.h"
 #include "log_format.h"
@@ -270,6 +271,10 @@ std::optional<FunctionRef> ParseFunctionRef(const std::string& text, const Accou
       })) {
     return FunctionRef{text, ""};
   }
+  // ARNs repeat too (the gateway's integrations, destinations): remembered once parsed.
+  static thread_local std::unordered_map<std::string, FunctionRef> parsed_arns;
+  std::string cache_key = account.region + '\n' + account.account_id + '\n' + text;
+  if (auto cached = parsed_arns.find(cache_key); cached != parsed_arns.end()) return cached->second;
   std::smatch match;
   if (std::regex_match(text, match, ArnRegex())) {
     if ((match[1].matched && match[1].str() != account.region) ||
@@ -279,7 +284,10 @@ std::optional<FunctionRef> ParseFunctionRef(const std::string& text, const Accou
       return ref;
     }
     if (match[3].str().size() > 64) return invalid();
-    return FunctionRef{match[3].str(), match[4].matched ? match[4].str() : ""};
+    FunctionRef ref{match[3].str(), match[4].matched ? match[4].str() : ""};
+    if (parsed_arns.size() >= 1024) parsed_arns.clear();
+    parsed_arns.emplace(std::move(cache_key), ref);
+    return ref;
   }
   auto colon = text.find(':');
   FunctionRef ref{text.substr(0, colon), colon == std::string::npos ? "" : text.substr(colon + 1)};

@@ -21,6 +21,7 @@
 #include "function_config.h"
 #include "metrics.h"
 #include "haneul/common/aws_error.h"
+#include "haneul/common/fast_json.h"
 #include "haneul/common/ids.h"
 #include "image_function.h"
 #include "invoker.h"
@@ -1515,7 +1516,7 @@ struct LambdaService::Impl {
           "Request must be smaller than " + std::to_string(kMaxAsyncPayload) +
           " bytes for the InvokeFunction operation")));
     }
-    if (!request.body.empty() && !Json::accept(request.body)) {
+    if (!request.body.empty() && !ValidJson(request.body)) {
       return responder->Respond(ErrorResponse(AwsError::InvalidRequestContent(
           "Could not parse request body into json: Could not parse payload into json: "
           "Unexpected character or end of input")));
@@ -1524,7 +1525,7 @@ struct LambdaService::Impl {
     std::string client_context(request.headers.Get("X-Amz-Client-Context"));
     std::string decoded_context;
     if (!client_context.empty()) {
-      if (!Base64Decode(client_context, &decoded_context) || !Json::accept(decoded_context)) {
+      if (!Base64Decode(client_context, &decoded_context) || !ValidJson(decoded_context)) {
         return responder->Respond(ErrorResponse(AwsError::InvalidRequestContent(
             "Client context must be a valid Base64-encoded JSON object.")));
       }

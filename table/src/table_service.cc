@@ -23,7 +23,7 @@
 
 #include "export_import.h"
 #include "expression.h"
-#include "fast_json.h"
+#include "haneul/common/fast_json.h"
 #include "haneul/common/ids.h"
 #include "number.h"
 #include "storage.h"

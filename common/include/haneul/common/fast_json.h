@@ -1,5 +1,5 @@
-// Request and stored-item JSON parsed with simdjson, then built as nlohmann::json (the table's
-// value model). nlohmann's own parser reads a string one character at a time; a PutItem's 1 KB
+// JSON parsed with simdjson, then built as nlohmann::json (the value model of the table, the
+// gateway and the invoker). nlohmann's own parser reads a string one character at a time; a PutItem's 1 KB
 // attribute cost it ~100 instructions a byte, more than the rest of the request together.
 // The result is exactly what nlohmann::json::parse gives for the same text (non-negative integers
 // as unsigned, the last of duplicate keys); text simdjson refuses (malformed, or integers beyond
@@ -13,13 +13,16 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
-namespace haneul::table {
+namespace haneul {
 
 // As nlohmann::json::parse(text, nullptr, false): a discarded value when the text is not JSON.
 nlohmann::json ParseJson(std::string_view text);
+
+// As nlohmann::json::accept(text), without building anything.
+bool ValidJson(std::string_view text);
 
 // As value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).
 std::string DumpJson(const nlohmann::json& value);
 void AppendJson(std::string& out, const nlohmann::json& value);
 
-}  // namespace haneul::table
+}  // namespace haneul

@@ -1,7 +1,7 @@
 // ParseJson must give exactly what nlohmann::json::parse gives: same values, same number kinds
 // (unsigned for non-negative integers), the last of duplicate keys, and a discarded value for
 // text that is not JSON.
-#include "fast_json.h"
+#include "haneul/common/fast_json.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace haneul::table {
+namespace haneul {
 namespace {
 
 using json = nlohmann::json;
@@ -78,9 +78,9 @@ TEST(FastJson, RandomDocumentsMatchNlohmann) {
 }
 
 }  // namespace
-}  // namespace haneul::table
+}  // namespace haneul
 
-namespace haneul::table {
+namespace haneul {
 namespace {
 
 std::string NlohmannDump(const nlohmann::json& value) {
@@ -137,4 +137,4 @@ TEST(FastJsonDump, RandomDocumentsAsNlohmann) {
 }
 
 }  // namespace
-}  // namespace haneul::table
+}  // namespace haneul

@@ -1,5 +1,5 @@
 // See fast_json.h.
-#include "fast_json.h"
+#include "haneul/common/fast_json.h"
 
 #include <simdjson.h>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-namespace haneul::table {
+namespace haneul {
 
 namespace {
 
@@ -179,6 +179,15 @@ std::string DumpJson(const json& value) {
   return out;
 }
 
+bool ValidJson(std::string_view text) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(text);
+  simdjson::dom::element root;
+  // What simdjson refuses (besides malformed text: integers beyond 64 bits, nesting over its
+  // depth limit) nlohmann may still take.
+  return parser.parse(padded).get(root) == simdjson::SUCCESS || json::accept(text);
+}
+
 json ParseJson(std::string_view text) {
   thread_local simdjson::dom::parser parser;
   // simdjson reads up to SIMDJSON_PADDING bytes past the end: give it a padded copy.
@@ -190,4 +199,4 @@ json ParseJson(std::string_view text) {
   return Build(root);
 }
 
-}  // namespace haneul::table
+}  // namespace haneul
