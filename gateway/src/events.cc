@@ -11,15 +11,15 @@
 
 namespace haneul::gateway {
 
-namespace {
-
-using nlohmann::json;
-
 std::string Lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+namespace {
+
+using nlohmann::json;
 
 // Query pairs in order, percent-decoded ('+' is a space, as browsers send forms).
 std::vector<std::pair<std::string, std::string>> QueryPairs(std::string_view query) {

@@ -17,6 +17,9 @@
 
 namespace haneul::gateway {
 
+// ASCII lower case (header names, media types).
+std::string Lower(std::string_view text);
+
 // Everything about one request that goes into an event.
 struct RequestInfo {
   std::string method;

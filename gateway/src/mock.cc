@@ -1,5 +1,6 @@
 // MOCK integrations: templates and integration-response selection (see mock.h).
 #include "mock.h"
+#include "events.h"
 
 #include <cctype>
 #include <exception>
@@ -12,12 +13,6 @@ namespace haneul::gateway {
 namespace {
 
 using nlohmann::json;
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string Trim(std::string_view text) {
   size_t start = text.find_first_not_of(" \t");

@@ -1,5 +1,6 @@
 // Parameter mapping of HTTP APIs (see parameter_mapping.h).
 #include "parameter_mapping.h"
+#include "events.h"
 
 #include <cctype>
 #include <functional>
@@ -13,12 +14,6 @@ namespace haneul::gateway {
 namespace {
 
 using nlohmann::json;
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // API Gateway's reserved headers: parameter mapping may not touch them.
 bool ReservedHeader(std::string_view name) {

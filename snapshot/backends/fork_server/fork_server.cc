@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "common/copy_cgroups.h"
+#include "common/process_util.h"
 #include "fork_server/control_protocol.h"
 #include "haneul/common/ids.h"
 
@@ -34,45 +35,6 @@
 namespace haneul::snapshot::fork_server {
 
 namespace {
-
-// Owns one descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(Fd&& other) noexcept : fd_(other.Release()) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = other.Release();
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-std::string ValueOf(const std::vector<std::string>& environment, const std::string& name) {
-  for (const std::string& entry : environment) {
-    if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
-        entry[name.size()] == '=') {
-      return entry.substr(name.size() + 1);
-    }
-  }
-  return "";
-}
 
 // Connects to the template's abstract control socket, which lives in the worker's network
 // namespace: a short-lived thread joins that namespace (setns changes only the calling thread's)
@@ -159,16 +121,6 @@ Status RuntimeApiPair(Fd* listener, Fd* client) {
   return Status::Ok();
 }
 
-int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
-
-uint64_t ReadPeakRss(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) << 10;
-  }
-  return 0;
-}
 
 
 // One copy, as the invoker drives it. The template (not the invoker) is its parent and reaps it;
