@@ -54,7 +54,7 @@ declare -A p50 p99 rps
 errors=0
 run_wrk() {  # LABEL URL CONNECTIONS
   local label=$1 url=$2 connections=$3 out="$work/wrk-$1-c$3.txt" result
-  "${pin_client[@]}" wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$here/invoke.lua" "$url" \
+  "${pin_client[@]}" wrk -t1 -c"$connections" -d"${duration}s" --latency --timeout 10s -s "$here/invoke.lua" "$url" \
     >"$out" 2>&1 || true
   result=$(grep '^BENCH_RESULT' "$out" || true)
   [ -n "$result" ] || { sed 's/^/    /' "$out" >&2; die "wrk failed for $label"; }
@@ -71,8 +71,10 @@ run_wrk() {  # LABEL URL CONNECTIONS
 }
 measure() {  # LABEL URL
   log "measuring $1"
-  # Warm-up at 64 connections, so that every environment the runs need exists.
-  "${pin_client[@]}" wrk -t1 -c64 -d3s -s "$here/invoke.lua" "$2" >/dev/null 2>&1 || true
+  # Warm-up at 64 connections, so that every environment the runs need exists. Server and
+  # functions share one pinned CPU: a cold start at 64 connections can take over wrk's default 2 s
+  # timeout, which is a slow answer, not a failed one (hence --timeout 10s, as invoke_scale).
+  "${pin_client[@]}" wrk -t1 -c64 -d3s --timeout 10s -s "$here/invoke.lua" "$2" >/dev/null 2>&1 || true
   run_wrk "$1" "$2" 1
   run_wrk "$1" "$2" 64
 }
@@ -138,7 +140,24 @@ curl -sSf -o /dev/null -H 'Content-Type: application/json' \
   -d "{\"routeKey\":\"POST /mock\",\"target\":\"integrations/$mock_integration\"}" \
   "$base/v2/apis/$api_id/routes" || die "CreateRoute failed"
 mock_url="$base/_api/$api_id/mock"
-for url in "$gateway_url" "$invoke_url" "$mock_url"; do
+# The C++ no-op behind a route of its own: the same pair without python decoding the bigger
+# event, i.e. what the gateway itself adds.
+cp "$build_dir/examples/provided-noop/bootstrap" "$work/bootstrap"
+(cd "$work" && zip -q cppnoop.zip bootstrap)
+printf '{"FunctionName":"cppnoop","Runtime":"provided.al2023","Handler":"x","Role":"arn:aws:iam::000000000000:role/bench","MemorySize":128,"Timeout":30,"Code":{"ZipFile":"%s"}}' \
+  "$(base64 -w0 "$work/cppnoop.zip")" >"$work/create.json"
+status=$(curl -sS -o "$work/out" -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data-binary "@$work/create.json" "$base/2015-03-31/functions")
+[ "$status" = 201 ] || die "CreateFunction (cppnoop) answered $status: $(head -c 300 "$work/out")"
+cpp_integration=$(curl -sS -H 'Content-Type: application/json' \
+  -d '{"integrationType":"AWS_PROXY","integrationUri":"arn:aws:lambda:us-east-1:000000000000:function:cppnoop","payloadFormatVersion":"2.0"}' \
+  "$base/v2/apis/$api_id/integrations" | "$python" -c 'import json, sys; print(json.load(sys.stdin)["integrationId"])')
+curl -sSf -o /dev/null -H 'Content-Type: application/json' \
+  -d "{\"routeKey\":\"POST /cpp\",\"target\":\"integrations/$cpp_integration\"}" \
+  "$base/v2/apis/$api_id/routes" || die "CreateRoute (cpp) failed"
+gateway_cpp_url="$base/_api/$api_id/cpp"
+invoke_cpp_url="$base/2015-03-31/functions/cppnoop/invocations"
+for url in "$gateway_url" "$invoke_url" "$mock_url" "$gateway_cpp_url" "$invoke_cpp_url"; do
   status=$(curl -sS -o "$work/out" -w '%{http_code}' -X POST -d '{}' "$url")
   [ "$status" = 200 ] || die "$url answered $status: $(head -c 300 "$work/out")"
 done
@@ -149,18 +168,21 @@ measure echo "http://127.0.0.1:$echo_port/"
 measure invoke "$invoke_url"
 measure gateway "$gateway_url"
 measure mock "$mock_url"
+measure invoke_cpp "$invoke_cpp_url"
+measure gateway_cpp "$gateway_cpp_url"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 delta() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%+.0f", a - b }'; }
 echo
-echo "gateway bench ($duration s per wrk run; python no-op, MemorySize 128)"
-printf '%-10s %12s %12s %14s\n' "target" "p50 us (c1)" "p99 us (c1)" "req/s (c64)"
-for label in echo nginx invoke gateway mock; do
+echo "gateway bench ($duration s per wrk run; python no-op and C++ no-op, MemorySize 128)"
+printf '%-12s %12s %12s %14s\n' "target" "p50 us (c1)" "p99 us (c1)" "req/s (c64)"
+for label in echo nginx invoke gateway mock invoke_cpp gateway_cpp; do
   [ -n "${p50[$label]:-}" ] || { printf '%-10s %s\n' "$label" "skipped: $nginx_skip"; continue; }
-  printf '%-10s %12s %12s %14s\n' "$label" "${p50[$label]}" "${p99[$label]}" "${rps[$label]}"
+  printf '%-12s %12s %12s %14s\n' "$label" "${p50[$label]}" "${p99[$label]}" "${rps[$label]}"
 done
 echo
-echo "gateway over invoke: p50 $(delta "${p50[gateway]}" "${p50[invoke]}") us (target <= +50), throughput $(ratio "${rps[gateway]}" "${rps[invoke]}")x (target >= 0.8)"
+echo "gateway over invoke, C++ no-op: p50 $(delta "${p50[gateway_cpp]}" "${p50[invoke_cpp]}") us (target <= +50), throughput $(ratio "${rps[gateway_cpp]}" "${rps[invoke_cpp]}")x (target >= 0.8)"
+echo "gateway over invoke, python no-op (python also decodes the ~1 KB event): p50 $(delta "${p50[gateway]}" "${p50[invoke]}") us, throughput $(ratio "${rps[gateway]}" "${rps[invoke]}")x"
 echo "mock over echo:      p50 $(delta "${p50[mock]}" "${p50[echo]}") us, throughput $(ratio "${rps[mock]}" "${rps[echo]}")x (the gateway's own cost)"
 if [ -z "$nginx_skip" ]; then
   echo "nginx over echo:     p50 $(delta "${p50[nginx]}" "${p50[echo]}") us, throughput $(ratio "${rps[nginx]}" "${rps[echo]}")x"

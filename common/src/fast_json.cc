@@ -48,28 +48,6 @@ json Build(simdjson::dom::element element) {
   return json(nullptr);
 }
 
-// Whether every string in value is valid UTF-8 (then no replacement characters are needed).
-bool AllValidUtf8(const json& value) {
-  switch (value.type()) {
-    case json::value_t::string: {
-      const auto& text = value.get_ref<const std::string&>();
-      return simdjson::validate_utf8(text.data(), text.size());
-    }
-    case json::value_t::object:
-      for (const auto& [key, item] : value.items()) {
-        if (!simdjson::validate_utf8(key.data(), key.size()) || !AllValidUtf8(item)) return false;
-      }
-      return true;
-    case json::value_t::array:
-      for (const auto& item : value) {
-        if (!AllValidUtf8(item)) return false;
-      }
-      return true;
-    default:
-      return true;
-  }
-}
-
 // Whether any of the 8 bytes in v is below 0x20, a '"' or a '\\' (the bytes JSON escapes): the
 // classic has-zero-byte test, exact as an any-test.
 inline bool NeedsEscape8(uint64_t v) {
@@ -166,11 +144,14 @@ void Append(std::string& out, const json& value) {
 }  // namespace
 
 void AppendJson(std::string& out, const json& value) {
-  if (!AllValidUtf8(value)) {
-    out += value.dump(-1, ' ', false, json::error_handler_t::replace);
-    return;
-  }
+  // Escapes are ASCII, so the text is valid UTF-8 exactly when every string is: one check of the
+  // result instead of one per string. Where it is not, nlohmann's replacement rules apply.
+  size_t start = out.size();
   Append(out, value);
+  if (!simdjson::validate_utf8(out.data() + start, out.size() - start)) {
+    out.resize(start);
+    out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
 }
 
 std::string DumpJson(const json& value) {
