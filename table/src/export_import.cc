@@ -41,22 +41,6 @@ std::string Pad(int64_t value, int width) {
   return buffer;
 }
 
-const json* Field(const json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-MaybeError StringField(const json& body, const char* name, std::string* out) {
-  const json* value = Field(body, name);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_string()) {
-    return ApiError::Serialization(std::string("Unexpected value type for ") + name);
-  }
-  *out = value->get<std::string>();
-  return std::nullopt;
-}
-
 ApiError Missing(const std::string& member) {
   return ApiError::Validation("1 validation error detected: Value null at '" + member +
                               "' failed to satisfy constraint: Member must not be null");

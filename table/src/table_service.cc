@@ -76,23 +76,6 @@ HttpResponse ErrorResponse(const ApiError& error) {
   return MakeResponse(error.http_status, Dump(body));
 }
 
-// A request field, or nullptr when absent or null.
-const json* Field(const json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-MaybeError StringField(const json& body, const char* name, std::string* out) {
-  const json* value = Field(body, name);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_string()) {
-    return ApiError::Serialization(std::string("Unexpected value type for ") + name);
-  }
-  *out = value->get<std::string>();
-  return std::nullopt;
-}
-
 std::string Lower(std::string text) {
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   return text;

@@ -303,4 +303,20 @@ std::string PrefixSuccessor(std::string prefix) {
   return prefix;
 }
 
+const json* Field(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+MaybeError StringField(const json& body, const char* name, std::string* out) {
+  const json* value = Field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_string()) {
+    return ApiError::Serialization(std::string("Unexpected value type for ") + name);
+  }
+  *out = value->get<std::string>();
+  return std::nullopt;
+}
+
 }  // namespace haneul::table

@@ -43,6 +43,11 @@ struct ApiError {
 };
 using MaybeError = std::optional<ApiError>;
 
+// A request field, or nullptr when absent or null.
+const json* Field(const json& body, const char* name);
+// A string field into *out (left as it is when absent); a SerializationException otherwise.
+MaybeError StringField(const json& body, const char* name, std::string* out);
+
 #define TABLE_TRY(expr)                                \
   do {                                                 \
     ::haneul::table::MaybeError _table_error = (expr); \
